@@ -1,0 +1,90 @@
+"""A childcare location (opvanglocatie), as far as proposals and free places need it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from eventsourcing.domain import Aggregate
+
+from service.aggregates.care_request import check_not_after_recording
+from service.aggregates.errors import RuleViolation
+
+NAMESPACE = uuid.UUID("3b0f8e4c-57a2-4d59-a5b1-1c9d2e7f6a30")
+
+
+def location_id(reference: str) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, f"location:{reference}")
+
+
+@dataclass(frozen=True)
+class FreePlaces:
+    from_date: dt.date
+    places: int
+    days_per_week: float
+
+
+class Location(Aggregate):
+    class Event(Aggregate.Event):
+        recorded_at: str
+        by: str
+        source: str | None
+
+    class Registered(Aggregate.Created, Event):
+        reference: str
+        name: str
+        organizer: str
+        municipality: str
+        capacity: int
+        hours: list[str]
+
+        def apply(self, agg: Location) -> None:
+            agg.reference, agg.name, agg.organizer = self.reference, self.name, self.organizer
+            agg.municipality, agg.capacity, agg.hours = self.municipality, self.capacity, tuple(self.hours)
+            agg.free_places: list[FreePlaces] = []
+            agg.closed_on: dt.date | None = None
+
+    @classmethod
+    def register(
+        cls, *, reference: str, name: str, organizer: str, municipality: str, capacity: int,
+        hours: list[str], recorded_at: str, by: str, source: str | None = None,
+    ) -> Location:
+        return cls._create(
+            cls.Registered, id=location_id(reference), reference=reference, name=name, organizer=organizer,
+            municipality=municipality, capacity=capacity, hours=sorted(set(hours)),
+            recorded_at=recorded_at, by=by, source=source,
+        )
+
+    class FreePlacesReported(Event):
+        from_date: dt.date
+        places: int
+        days_per_week: float
+
+        def apply(self, agg: Location) -> None:
+            agg.free_places.append(FreePlaces(self.from_date, self.places, self.days_per_week))
+
+    def report_free_places(
+        self, *, from_date: dt.date, places: int, days_per_week: float, recorded_at: str, by: str, source: str | None = None
+    ) -> None:
+        self.check_not_closed()
+        self.trigger_event(
+            self.FreePlacesReported, from_date=from_date, places=places, days_per_week=days_per_week,
+            recorded_at=recorded_at, by=by, source=source,
+        )
+
+    class Closed(Event):
+        on: dt.date
+        reason: str
+
+        def apply(self, agg: Location) -> None:
+            agg.closed_on = self.on
+
+    def close(self, *, on: dt.date, reason: str, recorded_at: str, by: str, source: str | None = None) -> None:
+        self.check_not_closed()
+        check_not_after_recording("on", on, recorded_at)
+        self.trigger_event(self.Closed, on=on, reason=reason, recorded_at=recorded_at, by=by, source=source)
+
+    def check_not_closed(self) -> None:
+        if self.closed_on is not None:
+            raise RuleViolation(f"Locatie {self.reference} is gesloten sinds {self.closed_on.isoformat()}.")

@@ -1,0 +1,506 @@
+"""The loket application: commands in, events saved, photos out.
+
+Each command is handled as load -> one aggregate call (plus the child index where
+uniqueness is at stake) -> save. The import saves many lines in one transaction; a
+line refused by a rule triggers nothing, so it leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.utils import get_topic
+
+from service import commands as c
+from service import municipalities
+from service.aggregates.care_request import CareRequest, request_id
+from service.aggregates.child_index import ChildIndex, check_unique, child_index_id
+from service.aggregates.errors import (
+    DomainError,
+    InvalidValue,
+    RecordedTooEarly,
+    ReferenceTaken,
+    RuleViolation,
+    UnknownRequest,
+)
+from service.aggregates.location import Location, location_id
+from service.identity import keyed_hash, normalize_national_number
+from service.projections.photo import default_moment, take_photo
+from service.projections.rules import rules_for
+from service.settings import Settings
+from service.vault import PostgresKeys, SQLiteKeys, Vault
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+class DateAsISO(Transcoding):
+    type = dt.date
+    name = "date_iso"
+
+    def encode(self, obj: dt.date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> dt.date:
+        return dt.date.fromisoformat(data)
+
+
+def _event_classes(aggregate: type[Aggregate]) -> list[type]:
+    return [v for v in vars(aggregate).values() if isinstance(v, type) and issubclass(v, aggregate.Event)]
+
+
+REQUEST_TOPICS = tuple(get_topic(cls) for cls in _event_classes(CareRequest))
+RECORDED_TOPICS = REQUEST_TOPICS + tuple(get_topic(cls) for cls in _event_classes(Location))
+
+
+class LoketEvents(Application):
+    """The event store of one loket (eventsourcing Application)."""
+
+    name = "Loket"
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+
+@dataclass
+class Outcome:
+    reference: str
+    id: uuid.UUID
+    event: str
+    position: int | None = None
+
+
+@dataclass
+class UnitOfWork:
+    """Aggregates loaded or created while handling commands, saved together."""
+
+    app: LoketEvents
+    loaded: dict[uuid.UUID, Aggregate | None] = field(default_factory=dict)
+    after_save: list[Callable[[], None]] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)
+
+    def get(self, aggregate_id: uuid.UUID) -> Any:
+        if aggregate_id not in self.loaded:
+            try:
+                self.loaded[aggregate_id] = self.app.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                self.loaded[aggregate_id] = None
+        return self.loaded[aggregate_id]
+
+    def add(self, aggregate: Aggregate) -> None:
+        self.loaded[aggregate.id] = aggregate
+
+    def run_after_save(self) -> None:
+        for action in self.after_save:
+            action()
+
+    def collect(self) -> None:
+        """Take the events a command triggered, so the store records them in command order."""
+        for aggregate in self.loaded.values():
+            if aggregate is not None and aggregate.pending_events:
+                self.events.extend(aggregate.collect_events())
+
+    def pending(self) -> list[Any]:
+        self.collect()
+        return self.events
+
+
+class LoketService:
+    """What the CLI and the API call. Built once per process by `bootstrap.build`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        if not settings.is_postgres:
+            settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        self.events = LoketEvents(env=settings.eventsourcing_env())
+        keys = (
+            PostgresKeys(settings.postgres_conninfo())
+            if settings.is_postgres
+            else SQLiteKeys(str(settings.sqlite_path) + ".keys")
+        )
+        self.vault = Vault(keys)
+        self._write_lock = threading.Lock()
+        self._latest: dt.datetime | None = self._read_latest()
+
+    def close(self) -> None:
+        self.events.close()
+        if isinstance(self.vault._keys, PostgresKeys):
+            self.vault._keys.close()
+
+    # ------------------------------------------------------------- positions
+
+    def _read_latest(self) -> dt.datetime | None:
+        """The recorded time of the newest recorded event (history is only ever appended)."""
+        top = self.events.recorder.max_notification_id() or 0
+        start = max(1, top - 50)
+        notes = self.events.recorder.select_notifications(start, 100, topics=RECORDED_TOPICS)
+        if not notes:
+            return None
+        state = self.events.mapper.transcoder.decode(notes[-1].state)
+        return dt.datetime.fromisoformat(state["recorded_at"])
+
+    def recorded_events(self, topics: Sequence[str] = REQUEST_TOPICS, page: int = 2000) -> Iterator[tuple[int, Any]]:
+        """(position, domain event) in the order the store recorded them."""
+        start = 1
+        while True:
+            notes = self.events.recorder.select_notifications(start, page, topics=topics)
+            for n in notes:
+                yield n.id, self.events.mapper.to_domain_event(n)
+            if len(notes) < page:
+                return
+            start = notes[-1].id + 1
+
+    def known_sources(self) -> set[str]:
+        """Digests of the history lines already recorded (to recognise them on a second import)."""
+        decode = self.events.mapper.transcoder.decode
+        sources: set[str] = set()
+        start = 1
+        while True:
+            notes = self.events.recorder.select_notifications(start, 5000, topics=RECORDED_TOPICS)
+            for n in notes:
+                src = decode(n.state).get("source")
+                if src:
+                    sources.add(src)
+            if len(notes) < 5000:
+                return sources
+            start = notes[-1].id + 1
+
+    # -------------------------------------------------------------- commands
+
+    def now(self) -> dt.datetime:
+        """The recorded time of a command from a person: now, never before the store's latest."""
+        moment = dt.datetime.now(BRUSSELS).replace(microsecond=0)
+        if self._latest is not None and moment < self._latest:
+            moment = self._latest.astimezone(BRUSSELS)
+        return moment
+
+    def execute(self, command: c.Command) -> Outcome:
+        """One command, saved at once. A race on the same child or reference is retried once."""
+        with self._write_lock:
+            for attempt in (1, 2):
+                uow = UnitOfWork(self.events)
+                outcome = self._handle(command, uow)
+                try:
+                    recordings = self.events.save(*uow.pending())
+                except IntegrityError:
+                    if attempt == 2:
+                        raise RuleViolation(
+                            "Een andere gebruiker wijzigde dit dossier op hetzelfde moment; probeer opnieuw."
+                        ) from None
+                    continue
+                self._advance(command.recorded_at)
+                uow.run_after_save()
+                outcome.position = max((r.notification.id for r in recordings), default=None)
+                return outcome
+        raise AssertionError("unreachable")
+
+    def execute_batch(self, commands: Sequence[c.Command]) -> list[Outcome | DomainError]:
+        """Many commands in one transaction; each refused one is returned as its error."""
+        with self._write_lock:
+            uow = UnitOfWork(self.events)
+            results: list[Outcome | DomainError] = []
+            latest = self._latest
+            for command in commands:
+                try:
+                    self._check_time(command, latest)
+                    results.append(self._handle(command, uow))
+                    uow.collect()
+                    latest = command.recorded_at
+                except DomainError as error:
+                    results.append(error)
+            try:
+                self.events.save(*uow.pending())
+            except IntegrityError:
+                # Another writer got there first: redo the lines one by one on fresh state.
+                return [self._retry_single(cmd) for cmd in commands]
+            if latest is not None:
+                self._advance(latest)
+            uow.run_after_save()
+            return results
+
+    def _retry_single(self, command: c.Command) -> Outcome | DomainError:
+        try:
+            self._check_time(command, self._latest)
+            uow = UnitOfWork(self.events)
+            outcome = self._handle(command, uow)
+            self.events.save(*uow.pending())
+            self._advance(command.recorded_at)
+            uow.run_after_save()
+            return outcome
+        except DomainError as error:
+            return error
+
+    def _check_time(self, command: c.Command, latest: dt.datetime | None) -> None:
+        if latest is not None and command.recorded_at < latest:
+            raise RecordedTooEarly(
+                f"Tijdstip 'at' {command.recorded_at.isoformat()} ligt voor het laatst geregistreerde "
+                f"tijdstip {latest.isoformat()}: geschiedenis wordt alleen aangevuld, nooit ervoor ingevoegd.",
+                field="at",
+            )
+
+    def _advance(self, moment: dt.datetime) -> None:
+        if self._latest is None or moment > self._latest:
+            self._latest = moment
+
+    def _handle(self, command: c.Command, uow: UnitOfWork) -> Outcome:
+        meta = {"recorded_at": command.recorded_at.isoformat(), "by": command.by, "source": command.source}
+        if command.on_location:
+            return self._handle_location(command, uow, meta)
+        if command.type == "register":
+            return self._register(command.target, command.payload, uow, meta)  # type: ignore[arg-type]
+        request = uow.get(request_id(command.target))
+        if request is None:
+            raise UnknownRequest(f"Dossier '{command.target}' bestaat niet bij dit loket.", field="request")
+        handler = getattr(self, f"_on_{command.type}")
+        handler(request, command.payload, uow, meta)
+        return Outcome(request.reference, request.id, type(request.pending_events[-1]).__name__)
+
+    # -- registration and identity
+
+    def check_municipality(self, nis: str, field: str = "municipality") -> str:
+        area = self.settings.area or municipalities.flanders_and_brussels()
+        if nis not in area:
+            where = "het werkingsgebied van dit loket" if self.settings.area else "Vlaanderen of Brussel"
+            raise InvalidValue(f"'{field}' {nis} is geen gemeente van {where}.", field=field)
+        return nis
+
+    def _child_key(self, child: c.Child, field: str = "child") -> tuple[str, dt.date | None]:
+        if child.national_number is not None:
+            digits = normalize_national_number(child.national_number, f"{field}.national_number")
+            return keyed_hash(self.vault.hash_secret, "born", digits), None
+        parent = normalize_national_number(child.parent_national_number or "", f"{field}.parent_national_number")
+        key = keyed_hash(self.vault.hash_secret, "unborn", parent, str(child.birth_order))
+        return key, child.expected_birth
+
+    def _check_child_free(
+        self, uow: UnitOfWork, key: str, expected_birth: dt.date | None, year: int, exclude: uuid.UUID | None = None
+    ) -> ChildIndex | None:
+        index = uow.get(child_index_id(key))
+        if index is not None:
+            others = [uow.get(rid) for rid in index.candidates(expected_birth)]
+            check_unique([o for o in others if o is not None], year, exclude)
+        return index
+
+    def _link(self, uow: UnitOfWork, index: ChildIndex | None, key: str, request: CareRequest, eb: dt.date | None) -> None:
+        if index is None:
+            index = ChildIndex.open(key)
+            uow.add(index)
+        index.link(request.id, eb)
+
+    def _personal(self, child: c.Child, contact: c.Contact | None, notes: str | None) -> dict[str, Any]:
+        return {
+            "child": child.model_dump(mode="json", exclude_none=True),
+            "contact": contact.model_dump(exclude_none=True) if contact else {},
+            "notes": notes,
+        }
+
+    def _register(self, reference: str, cmd: c.Register, uow: UnitOfWork, meta: dict[str, Any]) -> Outcome:
+        if uow.get(request_id(reference)) is not None:
+            raise ReferenceTaken(f"Dossier '{reference}' bestaat al bij dit loket.", field="request")
+        self.check_municipality(cmd.municipality)
+        key, eb = self._child_key(cmd.child)
+        index = self._check_child_free(uow, key, eb, cmd.desired_start.year)
+        key_id = self.vault.new_key()
+        request = CareRequest.register(
+            reference=reference, care_type=cmd.care_type, request_date=cmd.request_date,
+            desired_start=cmd.desired_start, days_per_week=cmd.days_per_week, hours=list(cmd.hours),
+            municipality=cmd.municipality, child_kind="born" if eb is None and cmd.child.national_number else "unborn",
+            family=cmd.family.given(), special_care=cmd.special_care, consent=cmd.consent, intake=cmd.intake,
+            key_id=key_id, personal=self.vault.seal(key_id, self._personal(cmd.child, cmd.contact, cmd.notes)),
+            **meta,
+        )
+        uow.add(request)
+        self._link(uow, index, key, request, eb)
+        return Outcome(reference, request.id, "Registered")
+
+    def _current_personal(self, request: CareRequest) -> dict[str, Any]:
+        data = self.vault.open(request.key_id, request.personal)
+        if data is None:
+            raise RuleViolation(f"De persoonsgegevens van dossier {request.reference} zijn gewist.")
+        return data
+
+    def _on_child_born(self, request: CareRequest, cmd: c.ChildBorn, uow: UnitOfWork, meta: dict[str, Any]) -> None:
+        child = c.Child(national_number=cmd.national_number)
+        key, _ = self._child_key(child, "")
+        index = self._check_child_free(uow, key, None, request.original_year, exclude=request.id)
+        data = self._current_personal(request)
+        data["child"] = {**data["child"], "national_number": normalize_national_number(cmd.national_number, "national_number")}
+        request.record_birth(on=cmd.on, personal=self.vault.seal(request.key_id, data), **meta)
+        self._link(uow, index, key, request, None)
+
+    def _on_correct_registration(
+        self, request: CareRequest, cmd: c.CorrectRegistration, uow: UnitOfWork, meta: dict[str, Any]
+    ) -> None:
+        given = cmd.model_fields_set - {"reason"}
+        changes: dict[str, Any] = {}
+        for name in given & {"care_type", "request_date", "desired_start", "days_per_week", "hours", "municipality",
+                             "special_care", "intake"}:
+            changes[name] = getattr(cmd, name)
+        if "hours" in changes:
+            changes["hours"] = sorted(set(changes["hours"] or []))
+        if "family" in given and cmd.family is not None:
+            changes["family"] = cmd.family.given()
+        if "municipality" in changes:
+            self.check_municipality(changes["municipality"])
+        personal = None
+        new_index: tuple[ChildIndex | None, str, dt.date | None] | None = None
+        if given & {"child", "contact", "notes"}:
+            data = self._current_personal(request)
+            if cmd.child is not None:
+                key, eb = self._child_key(cmd.child)
+                year = (cmd.desired_start or request.desired_start).year
+                new_index = (self._check_child_free(uow, key, eb, year, exclude=request.id), key, eb)
+                data["child"] = cmd.child.model_dump(mode="json", exclude_none=True)
+                changes["child_kind"] = "born" if cmd.child.national_number else "unborn"
+            if "contact" in given:
+                data["contact"] = cmd.contact.model_dump(exclude_none=True) if cmd.contact else {}
+            if "notes" in given:
+                data["notes"] = cmd.notes
+            personal = self.vault.seal(request.key_id, data)
+        elif "desired_start" in changes and changes["desired_start"].year != request.original_year:
+            # A corrected year must still be the only request of this child in that year.
+            for index in self._indexes_of(request, uow):
+                others = [uow.get(rid) for rid in (link.request_id for link in index.links)]
+                check_unique([o for o in others if o is not None and not o.is_open], changes["desired_start"].year,
+                             exclude=request.id)
+        request.correct_registration(changes=changes, personal=personal, reason=cmd.reason, **meta)
+        if new_index is not None:
+            for index in self._indexes_of(request, uow):
+                index.unlink(request.id)
+            self._link(uow, new_index[0], new_index[1], request, new_index[2])
+
+    def _indexes_of(self, request: CareRequest, uow: UnitOfWork) -> list[ChildIndex]:
+        data = self.vault.open(request.key_id, request.personal)
+        if data is None:
+            return []
+        keys = []
+        child = data["child"]
+        if child.get("national_number"):
+            keys.append(keyed_hash(self.vault.hash_secret, "born", child["national_number"]))
+        if child.get("parent_national_number"):
+            parent = "".join(ch for ch in child["parent_national_number"] if ch.isdigit())
+            keys.append(keyed_hash(self.vault.hash_secret, "unborn", parent, str(child.get("birth_order", 1))))
+        return [i for i in (uow.get(child_index_id(k)) for k in keys) if i is not None]
+
+    # -- follow-ups: one aggregate call each
+
+    def _on_change_wish(self, r: CareRequest, cmd: c.ChangeWish, uow: UnitOfWork, meta: dict[str, Any]) -> None:
+        r.change_wish(desired_start=cmd.desired_start, days_per_week=cmd.days_per_week,
+                      hours=list(cmd.hours) if cmd.hours is not None else None, **meta)
+
+    def _on_update_family(self, r: CareRequest, cmd: c.UpdateFamily, uow: UnitOfWork, meta: dict[str, Any]) -> None:
+        r.update_family(family=cmd.family.given(), special_care=cmd.special_care, **meta)
+
+    def _on_move(self, r: CareRequest, cmd: c.Move, uow: UnitOfWork, meta: dict[str, Any]) -> None:
+        r.move(municipality=self.check_municipality(cmd.municipality), on=cmd.on, **meta)
+
+    def _on_change_consent(self, r: CareRequest, cmd: c.ChangeConsent, uow: UnitOfWork, meta: dict[str, Any]) -> None:
+        r.change_consent(consent=cmd.consent, on=cmd.on, **meta)
+
+    def _on_propose(self, r: CareRequest, cmd: c.Propose, uow: UnitOfWork, meta: dict[str, Any]) -> None:
+        location = uow.get(location_id(cmd.location)) if _is_reference(cmd.location) else None
+        r.propose(proposal=cmd.proposal, location=location.name if location else cmd.location,
+                  location_ref=location.reference if location else None, start=cmd.start,
+                  days_per_week=cmd.days_per_week, hours=list(cmd.hours), on=cmd.on, **meta)
+
+    def _on_refuse(self, r: CareRequest, cmd: c.Refuse, uow: UnitOfWork, meta: dict[str, Any]) -> None:
+        r.refuse(proposal=cmd.proposal, on=cmd.on, reason=cmd.reason, **meta)
+
+    def _on_withdraw_proposal(self, r: CareRequest, cmd: c.WithdrawProposal, uow: UnitOfWork, meta: dict[str, Any]) -> None:
+        r.withdraw_proposal(proposal=cmd.proposal, on=cmd.on, reason=cmd.reason, **meta)
+
+    def _on_accept(self, r: CareRequest, cmd: c.Accept, uow: UnitOfWork, meta: dict[str, Any]) -> None:
+        r.accept(proposal=cmd.proposal, on=cmd.on, start=cmd.start, days_per_week=cmd.days_per_week, **meta)
+
+    def _on_cancel_placement(self, r: CareRequest, cmd: c.CancelPlacement, uow: UnitOfWork, meta: dict[str, Any]) -> None:
+        r.cancel_placement(on=cmd.on, reason=cmd.reason, **meta)
+
+    def _on_solve_elsewhere(self, r: CareRequest, cmd: c.SolveElsewhere, uow: UnitOfWork, meta: dict[str, Any]) -> None:
+        if cmd.municipality not in municipalities.all_codes():
+            raise InvalidValue(f"'municipality' {cmd.municipality} is geen Belgische NIS-code.", field="municipality")
+        r.solve_elsewhere(municipality=cmd.municipality, on=cmd.on, **meta)
+
+    def _on_withdraw(self, r: CareRequest, cmd: c.Withdraw, uow: UnitOfWork, meta: dict[str, Any]) -> None:
+        r.withdraw(on=cmd.on, reason=cmd.reason, **meta)
+
+    def _on_reopen(self, r: CareRequest, cmd: c.Reopen, uow: UnitOfWork, meta: dict[str, Any]) -> None:
+        # Reopening must not give the child a second open request.
+        for index in self._indexes_of(r, uow):
+            others = [uow.get(link.request_id) for link in index.links]
+            for other in others:
+                if other is not None and other.id != r.id and other.is_open:
+                    check_unique([other], -1, exclude=r.id)
+        r.reopen(on=cmd.on, reason=cmd.reason, **meta)
+
+    def _on_void(self, r: CareRequest, cmd: c.Void, uow: UnitOfWork, meta: dict[str, Any]) -> None:
+        r.void(reason=cmd.reason, **meta)
+
+    def _on_erase_personal_data(self, r: CareRequest, cmd: c.ErasePersonalData, uow: UnitOfWork, meta: dict[str, Any]) -> None:
+        r.erase_personal_data(on=cmd.on, ground=cmd.ground, **meta)
+        key_id = r.key_id
+        uow.after_save.append(lambda: self.vault.erase(key_id))
+
+    # -- locations
+
+    def _handle_location(self, command: c.Command, uow: UnitOfWork, meta: dict[str, Any]) -> Outcome:
+        loc = uow.get(location_id(command.target))
+        p = command.payload
+        if command.type == "register_location":
+            assert isinstance(p, c.RegisterLocation)
+            if loc is not None:
+                raise ReferenceTaken(f"Locatie '{command.target}' bestaat al.", field="location")
+            self.check_municipality(p.municipality)
+            loc = Location.register(reference=command.target, name=p.name, organizer=p.organizer,
+                                    municipality=p.municipality, capacity=p.capacity, hours=list(p.hours), **meta)
+            uow.add(loc)
+        elif loc is None:
+            raise UnknownRequest(f"Locatie '{command.target}' bestaat niet bij dit loket.", field="location")
+        elif isinstance(p, c.ReportFreePlaces):
+            loc.report_free_places(from_date=p.from_, places=p.places, days_per_week=p.days_per_week, **meta)
+        elif isinstance(p, c.CloseLocation):
+            loc.close(on=p.on, reason=p.reason, **meta)
+        return Outcome(command.target, loc.id, type(loc.pending_events[-1]).__name__)
+
+    # ------------------------------------------------------------------ reads
+
+    def get_request(self, reference_or_id: str) -> CareRequest:
+        rid = _parse_id(reference_or_id)
+        try:
+            return self.events.repository.get(rid)
+        except AggregateNotFoundError:
+            raise UnknownRequest(f"Dossier '{reference_or_id}' bestaat niet bij dit loket.", field="id") from None
+
+    def history(self, reference_or_id: str) -> list[Any]:
+        request = self.get_request(reference_or_id)
+        return list(self.events.events.get(request.id))
+
+    def personal_data(self, request: CareRequest) -> dict[str, Any] | None:
+        return self.vault.open(request.key_id, request.personal)
+
+    def photo(self, year: int, as_of: dt.datetime | None = None) -> dict[str, Any]:
+        moment = as_of or default_moment(year)
+        return take_photo(self.recorded_events(), year, moment, rules_for(year), self.settings.area)
+
+
+def _is_reference(text: str) -> bool:
+    return all(ch.isalnum() or ch in "._-" for ch in text)
+
+
+def _parse_id(reference_or_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(reference_or_id)
+    except ValueError:
+        return request_id(reference_or_id)
+
+
+def commands_from(lines: Iterable[tuple[dict[str, Any], str]]) -> list[c.Command]:
+    return [c.parse_line(obj, source) for obj, source in lines]

@@ -1,0 +1,10 @@
+"""The one place that builds the application from one settings object."""
+
+from __future__ import annotations
+
+from service.application import LoketService
+from service.settings import Settings
+
+
+def build(settings: Settings | None = None) -> LoketService:
+    return LoketService(settings or Settings())

@@ -1,0 +1,165 @@
+"""The `loket` command: import, photo, serve, demo-data. Messages in Dutch."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from service.aggregates.errors import DomainError
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+def _moment(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is geen ISO 8601-tijdstip (bv. 2026-02-25T12:00:00+01:00)") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"'{text}' mist een tijdzone (bv. +01:00)")
+    return moment
+
+
+def _year(text: str) -> int:
+    if not text.isdigit() or not 2000 <= int(text) <= 2100:
+        raise argparse.ArgumentTypeError(f"'{text}' is geen rapporteringsjaar (bv. 2025)")
+    return int(text)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from service.bootstrap import build
+    from service.importer import FileRefused, import_history
+
+    service = build()
+    try:
+        bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(total=None, unit="regel", desc="importeren", file=sys.stderr)
+        try:
+            report = import_history(service, Path(args.file), on_progress=bar.update if bar else None)
+        finally:
+            if bar:
+                bar.close()
+    except FileRefused as refused:
+        print(f"Bestand geweigerd, er werd niets geregistreerd ({args.file}):", file=sys.stderr)
+        for number, message in refused.problems:
+            print(f"  regel {number}: {message}", file=sys.stderr)
+        return EXIT_REFUSED
+    finally:
+        service.close()
+    for number, message in report.refused:
+        print(f"regel {number} geweigerd: {message}", file=sys.stderr)
+    print(
+        f"{report.lines} regels: {report.applied} toegepast, {report.already_recorded} al eerder geregistreerd, "
+        f"{len(report.refused)} geweigerd."
+    )
+    return EXIT_OK if report.ok else EXIT_REFUSED
+
+
+def cmd_photo(args: argparse.Namespace) -> int:
+    from service.bootstrap import build
+    from service.reports import photo_csv_bytes, photo_json, photo_workbook
+
+    service = build()
+    try:
+        photo = service.photo(args.year, args.as_of)
+    finally:
+        service.close()
+    if args.format == "json":
+        data = photo_json(photo).encode()
+    elif args.format == "csv":
+        data = photo_csv_bytes(photo)
+    else:
+        data = photo_workbook(photo)
+        if args.out is None and sys.stdout.isatty():
+            print("Een werkboek schrijf je naar een bestand: gebruik --out PAD.xlsx", file=sys.stderr)
+            return EXIT_USAGE
+    if args.out:
+        Path(args.out).write_bytes(data)
+        print(f"Foto {args.year} geschreven naar {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.api.app import create_app
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print("Zolang er geen accounts en rollen zijn, luistert de dienst alleen op 127.0.0.1.", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"De dienst luistert alleen op deze computer: http://{args.host}:{args.port} (API-documentatie op /docs).",
+          file=sys.stderr)
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+    return EXIT_OK
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from service import demo
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8", newline="\n") as handle:
+        if args.flanders:
+            result = demo.generate_flanders(handle, year=args.year or 2024, scale=args.scale, seed=args.seed)
+        else:
+            result = demo.generate_loket(handle, seed=args.seed, scale=args.scale)
+    print(f"Geschiedenis geschreven naar {out} ({sum(1 for _ in out.open(encoding='utf-8'))} regels)", file=sys.stderr)
+    if args.targets:
+        import json
+
+        Path(args.targets).write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="loket", description="Lokaal Loket Kinderopvang: opvangvragen en de jaarlijkse foto.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    imp = sub.add_parser("import", help="een geschiedenisbestand (JSON Lines) toepassen")
+    imp.add_argument("file")
+    imp.set_defaults(run=cmd_import)
+
+    photo = sub.add_parser("photo", help="de foto van een rapporteringsjaar")
+    photo.add_argument("year", type=_year)
+    photo.add_argument("--as-of", type=_moment, default=None, help="ISO 8601-tijdstip met tijdzone")
+    photo.add_argument("--format", choices=("json", "xlsx", "csv"), default="json")
+    photo.add_argument("--out", default=None)
+    photo.set_defaults(run=cmd_photo)
+
+    serve = sub.add_parser("serve", help="de HTTP-API starten")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=cmd_serve)
+
+    demo = sub.add_parser("demo-data", help="realistische geschiedenis genereren")
+    demo.add_argument("--out", required=True)
+    demo.add_argument("--flanders", action="store_true", help="heel Vlaanderen en Brussel, één jaar")
+    demo.add_argument("--year", type=_year, default=None)
+    demo.add_argument("--scale", type=float, default=1.0)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--targets", default=None, help="schrijf de beoogde cijfers als JSON naar dit pad")
+    demo.set_defaults(run=cmd_demo_data)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except DomainError as error:
+        print(f"Geweigerd: {error.message}", file=sys.stderr)
+        return EXIT_REFUSED
+    except ValueError as error:  # settings (LOKET_STORE) and other input the user gave
+        print(f"Fout in de invoer: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""One settings object, read from the environment (LOKET_*)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOKET_", extra="ignore")
+
+    store: str = Field(default="", description="sqlite:///ABSOLUTE/PATH.sqlite or postgresql://USER@HOST:PORT/DBNAME")
+    service_area: str = Field(default="", description="comma-separated NIS codes; empty = Flanders and Brussels")
+    import_batch: int = 500
+
+    @field_validator("store")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError(
+                "LOKET_STORE moet beginnen met sqlite:/// (gevolgd door een absoluut pad) of postgresql://"
+            )
+        return value
+
+    @property
+    def store_url(self) -> str:
+        return self.store or f"sqlite:///{Path(os.getcwd(), 'var', 'loket.sqlite')}"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.store_url.startswith(("postgresql://", "postgres://"))
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.store_url.removeprefix("sqlite://"))
+
+    @property
+    def area(self) -> tuple[str, ...]:
+        return tuple(sorted({c.strip() for c in self.service_area.split(",") if c.strip()}))
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        if not self.is_postgres:
+            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(self.sqlite_path),
+                    "SQLITE_LOCK_TIMEOUT": "30"}
+        url = urlparse(self.store_url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(url.path.lstrip("/")),
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_MAX_OVERFLOW": "10",
+        }
+
+    def postgres_conninfo(self) -> str:
+        env = self.eventsourcing_env()
+        return (f"host={env['POSTGRES_HOST']} port={env['POSTGRES_PORT']} dbname={env['POSTGRES_DBNAME']} "
+                f"user={env['POSTGRES_USER']}" + (f" password={env['POSTGRES_PASSWORD']}" if env["POSTGRES_PASSWORD"] else ""))

@@ -1,0 +1,127 @@
+"""Personal data, encrypted per request with a key kept outside the event log.
+
+Events hold only the ciphertext and a key id. Erasing a request's personal data deletes its
+key: the ciphertext left in the (append-only) event log can then never be read again, and
+no event has to be rewritten. The vault also holds the loket's secret for keyed hashes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from typing import Any, Protocol
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+ERASED = None
+
+
+class _KeyTable(Protocol):
+    def put(self, key_id: str, key: bytes) -> None: ...
+    def get(self, key_id: str) -> bytes | None: ...
+    def delete(self, key_id: str) -> None: ...
+    def secret(self, name: str) -> bytes: ...
+
+
+class SQLiteKeys:
+    """Keys in their own SQLite file beside the event store."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._local = threading.local()
+        with self._conn() as c:
+            c.execute("CREATE TABLE IF NOT EXISTS personal_data_keys (key_id TEXT PRIMARY KEY, key BLOB NOT NULL)")
+            c.execute("CREATE TABLE IF NOT EXISTS loket_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)")
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            self._local.conn = conn
+        return conn
+
+    def put(self, key_id: str, key: bytes) -> None:
+        self._conn().execute("INSERT INTO personal_data_keys VALUES (?, ?)", (key_id, key))
+
+    def get(self, key_id: str) -> bytes | None:
+        row = self._conn().execute("SELECT key FROM personal_data_keys WHERE key_id = ?", (key_id,)).fetchone()
+        return row[0] if row else None
+
+    def delete(self, key_id: str) -> None:
+        self._conn().execute("DELETE FROM personal_data_keys WHERE key_id = ?", (key_id,))
+
+    def secret(self, name: str) -> bytes:
+        c = self._conn()
+        c.execute("INSERT OR IGNORE INTO loket_secrets VALUES (?, ?)", (name, os.urandom(32)))
+        return c.execute("SELECT value FROM loket_secrets WHERE name = ?", (name,)).fetchone()[0]
+
+
+class PostgresKeys:
+    """Keys in their own tables of the PostgreSQL database, never in the events table."""
+
+    def __init__(self, conninfo: str) -> None:
+        from psycopg_pool import ConnectionPool
+
+        self._pool = ConnectionPool(conninfo, min_size=1, max_size=4, kwargs={"autocommit": True}, open=True)
+        with self._pool.connection() as c:
+            c.execute("CREATE TABLE IF NOT EXISTS personal_data_keys (key_id TEXT PRIMARY KEY, key BYTEA NOT NULL)")
+            c.execute("CREATE TABLE IF NOT EXISTS loket_secrets (name TEXT PRIMARY KEY, value BYTEA NOT NULL)")
+
+    def put(self, key_id: str, key: bytes) -> None:
+        with self._pool.connection() as c:
+            c.execute("INSERT INTO personal_data_keys VALUES (%s, %s)", (key_id, key))
+
+    def get(self, key_id: str) -> bytes | None:
+        with self._pool.connection() as c:
+            row = c.execute("SELECT key FROM personal_data_keys WHERE key_id = %s", (key_id,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def delete(self, key_id: str) -> None:
+        with self._pool.connection() as c:
+            c.execute("DELETE FROM personal_data_keys WHERE key_id = %s", (key_id,))
+
+    def secret(self, name: str) -> bytes:
+        with self._pool.connection() as c:
+            c.execute(
+                "INSERT INTO loket_secrets VALUES (%s, %s) ON CONFLICT (name) DO NOTHING", (name, os.urandom(32))
+            )
+            row = c.execute("SELECT value FROM loket_secrets WHERE name = %s", (name,)).fetchone()
+        return bytes(row[0])
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class Vault:
+    def __init__(self, keys: _KeyTable) -> None:
+        self._keys = keys
+        self.hash_secret = keys.secret("child_identity_hmac")
+
+    def new_key(self) -> str:
+        key_id = uuid.uuid4().hex
+        self._keys.put(key_id, AESGCM.generate_key(bit_length=256))
+        return key_id
+
+    def seal(self, key_id: str, data: dict[str, Any]) -> str:
+        key = self._keys.get(key_id)
+        if key is None:
+            raise LookupError("de sleutel van deze persoonsgegevens is gewist")
+        nonce = os.urandom(12)
+        plain = json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
+        return base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plain, key_id.encode())).decode()
+
+    def open(self, key_id: str, token: str | None) -> dict[str, Any] | None:
+        """The personal data, or None once erased."""
+        key = self._keys.get(key_id)
+        if key is None or token is None:
+            return ERASED
+        raw = base64.b64decode(token)
+        return json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], key_id.encode()))
+
+    def erase(self, key_id: str) -> None:
+        self._keys.delete(key_id)
