@@ -33,6 +33,7 @@ from service.aggregates.errors import (
     UnknownRequest,
 )
 from service.aggregates.location import Location, location_id
+from service.aggregates.reference_counter import ReferenceCounter, counter_id
 from service.identity import keyed_hash, normalize_national_number
 from service.projections.photo import default_moment, take_photo
 from service.projections.rules import rules_for
@@ -303,12 +304,24 @@ class LoketService:
             "notes": notes,
         }
 
+    def _issue_reference(self, uow: UnitOfWork, year: int) -> str:
+        counter = uow.get(counter_id(year))
+        if counter is None:
+            counter = ReferenceCounter.start(year)
+            uow.add(counter)
+        while True:
+            reference = counter.issue()
+            if uow.get(request_id(reference)) is None:
+                return reference
+
     def _register(self, reference: str, cmd: c.Register, uow: UnitOfWork, meta: dict[str, Any]) -> Outcome:
-        if uow.get(request_id(reference)) is not None:
+        if reference and uow.get(request_id(reference)) is not None:
             raise ReferenceTaken(f"Dossier '{reference}' bestaat al bij dit loket.", field="request")
         self.check_municipality(cmd.municipality)
         key, eb = self._child_key(cmd.child)
         index = self._check_child_free(uow, key, eb, cmd.desired_start.year)
+        if not reference:
+            reference = self._issue_reference(uow, cmd.request_date.year)
         key_id = self.vault.new_key()
         request = CareRequest.register(
             reference=reference, care_type=cmd.care_type, request_date=cmd.request_date,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -27,6 +28,8 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _date_string(value: Any) -> Any:
+    if type(value) is dt.date:  # already parsed (re-validating a parsed command)
+        return value
     if not isinstance(value, str) or not _DATE.match(value):
         raise ValueError("verwacht een datum als JJJJ-MM-DD")
     return value
@@ -284,6 +287,7 @@ class ShapeError(ValueError):
 
 _MESSAGES = {
     "missing": "ontbreekt",
+    "json_invalid": "geen geldige JSON",
     "extra_forbidden": "onbekend veld (niet toegelaten; controleer de spelling)",
     "bool_type": "verwacht true of false",
     "int_type": "verwacht een geheel getal",
@@ -303,11 +307,18 @@ _MESSAGES = {
 }
 
 
-def _problems(error: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
+def _problems(error: ValidationError) -> list[tuple[str, str]]:
+    return problems_of(error.errors())
+
+
+def problems_of(errors: Sequence[Any], skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """Pydantic errors as (field, Dutch message) pairs."""
     problems = []
-    for e in error.errors():
+    for e in errors:
         loc = [str(p) for p in e["loc"] if not str(p).startswith(("function-", "constrained-"))]
-        field = prefix + ".".join(p if p != "from_" else "from" for p in loc) or "(regel)"
+        if loc and loc[0] in skip:
+            loc = loc[1:]
+        field = ".".join(p if p != "from_" else "from" for p in loc) or "(regel)"
         message = _MESSAGES.get(e["type"])
         if message is None:
             message = str(e.get("msg", "ongeldige waarde")).removeprefix("Value error, ")

@@ -1,0 +1,100 @@
+"""The HTTP API. Plain `def` routes: the event store library is synchronous.
+
+Routes parse input, call one service method, and map domain errors to HTTP answers
+with Dutch messages that name the field. One service per application, built here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.aggregates.errors import (
+    DomainError,
+    DuplicateChild,
+    InvalidValue,
+    RecordedTooEarly,
+    ReferenceTaken,
+    UnknownRequest,
+)
+from service.api import photos, requests
+from service.bootstrap import build
+from service.commands import ShapeError, problems_of
+from service.settings import Settings
+
+STATUS = {
+    DuplicateChild: 409,
+    ReferenceTaken: 409,
+    RecordedTooEarly: 409,
+    UnknownRequest: 404,
+    InvalidValue: 422,
+}
+
+
+def _status(error: DomainError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 409
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.service.close()
+
+    app = FastAPI(
+        title="Lokaal Loket Kinderopvang",
+        description="Opvangvragen registreren en opvolgen, en de jaarlijkse foto voor Opgroeien.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.service = build(settings)
+    app.include_router(requests.router)
+    app.include_router(photos.router)
+
+    @app.exception_handler(DomainError)
+    def domain_error(_: Request, error: DomainError) -> JSONResponse:
+        body: dict[str, Any] = {"fout": error.code, "melding": error.message, "veld": error.field}
+        if isinstance(error, DuplicateChild):
+            body["bestaand_dossier"] = error.existing_reference
+        return JSONResponse(body, status_code=_status(error))
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        messages = {404: "Deze pagina of opdracht bestaat niet.", 405: "Deze methode is hier niet toegelaten."}
+        return JSONResponse({"fout": "http", "melding": messages.get(error.status_code, str(error.detail))},
+                            status_code=error.status_code, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(ShapeError)
+    def shape_error(_: Request, error: ShapeError) -> JSONResponse:
+        return _invalid(error.problems)
+
+    @app.exception_handler(RequestValidationError)
+    def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+        return _invalid(problems_of(error.errors(), skip=("body", "query", "path")))
+
+    return app
+
+
+def _invalid(problems: list[tuple[str, str]]) -> JSONResponse:
+    return JSONResponse(
+        {
+            "fout": "ongeldige_invoer",
+            "melding": "; ".join(f"{f}: {m}" for f, m in problems),
+            "velden": [{"veld": f, "melding": m} for f, m in problems],
+        },
+        status_code=422,
+    )
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()

@@ -1,0 +1,50 @@
+"""Photos: the yearly figures as JSON, as the regulator's workbook, as CSV."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from service.aggregates.errors import InvalidValue
+from service.api.requests import Service
+from service.reports import CSV_MEDIA_TYPE, photo_csv_bytes, photo_workbook
+
+router = APIRouter(prefix="/api/photos", tags=["foto"])
+
+Year = Annotated[int, Path(ge=2000, le=2100, description="rapporteringsjaar")]
+AsOf = Annotated[str | None, Query(description="tijdstip ISO 8601 met tijdzone; standaard 1 maart 00:00 van het jaar erna")]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _moment(as_of: str | None) -> dt.datetime | None:
+    if as_of is None:
+        return None
+    text = as_of.strip().replace(" ", "+")  # a '+' in a query string arrives as a space
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidValue(f"'as_of' '{as_of}' is geen ISO 8601-tijdstip (bv. 2026-02-25T12:00:00+01:00).", "as_of") from None
+    if moment.tzinfo is None:
+        raise InvalidValue("'as_of' mist een tijdzone (bv. +01:00).", "as_of")
+    return moment
+
+
+def _download(data: bytes, media_type: str, name: str) -> Response:
+    return Response(data, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/{year}.xlsx", summary="De foto als werkboek voor Opgroeien", response_class=Response)
+def photo_xlsx(year: Year, service: Service, as_of: AsOf = None) -> Response:
+    return _download(photo_workbook(service.photo(year, _moment(as_of))), XLSX, f"foto-{year}.xlsx")
+
+
+@router.get("/{year}.csv", summary="De foto als CSV (puntkomma, UTF-8)", response_class=Response)
+def photo_csv(year: Year, service: Service, as_of: AsOf = None) -> Response:
+    return _download(photo_csv_bytes(service.photo(year, _moment(as_of))), CSV_MEDIA_TYPE, f"foto-{year}.csv")
+
+
+@router.get("/{year}", summary="De foto van een rapporteringsjaar (JSON)")
+def photo(year: Year, service: Service, as_of: AsOf = None) -> dict[str, Any]:
+    return service.photo(year, _moment(as_of))
