@@ -191,7 +191,7 @@ class LoketService:
                 uow = UnitOfWork(self.events)
                 outcome = self._handle(command, uow)
                 try:
-                    recordings = self.events.save(*uow.pending())
+                    recordings = self._save(uow)
                 except IntegrityError:
                     if attempt == 2:
                         raise RuleViolation(
@@ -219,7 +219,7 @@ class LoketService:
                 except DomainError as error:
                     results.append(error)
             try:
-                self.events.save(*uow.pending())
+                self._save(uow)
             except IntegrityError:
                 # Another writer got there first: redo the lines one by one on fresh state.
                 return [self._retry_single(cmd) for cmd in commands]
@@ -233,12 +233,17 @@ class LoketService:
             self._check_time(command, self._latest)
             uow = UnitOfWork(self.events)
             outcome = self._handle(command, uow)
-            self.events.save(*uow.pending())
+            self._save(uow)
             self._advance(command.recorded_at)
             uow.run_after_save()
             return outcome
         except DomainError as error:
             return error
+
+    def _save(self, uow: UnitOfWork) -> list[Any]:
+        """New keys first (an orphan key is harmless), then the events in one transaction."""
+        self.vault.flush()
+        return self.events.save(*uow.pending())
 
     def _check_time(self, command: c.Command, latest: dt.datetime | None) -> None:
         if latest is not None and command.recorded_at < latest:

@@ -21,7 +21,7 @@ ERASED = None
 
 
 class _KeyTable(Protocol):
-    def put(self, key_id: str, key: bytes) -> None: ...
+    def put_many(self, items: list[tuple[str, bytes]]) -> None: ...
     def get(self, key_id: str) -> bytes | None: ...
     def delete(self, key_id: str) -> None: ...
     def secret(self, name: str) -> bytes: ...
@@ -45,8 +45,11 @@ class SQLiteKeys:
             self._local.conn = conn
         return conn
 
-    def put(self, key_id: str, key: bytes) -> None:
-        self._conn().execute("INSERT INTO personal_data_keys VALUES (?, ?)", (key_id, key))
+    def put_many(self, items: list[tuple[str, bytes]]) -> None:
+        c = self._conn()
+        c.execute("BEGIN")
+        c.executemany("INSERT INTO personal_data_keys VALUES (?, ?)", items)
+        c.execute("COMMIT")
 
     def get(self, key_id: str) -> bytes | None:
         row = self._conn().execute("SELECT key FROM personal_data_keys WHERE key_id = ?", (key_id,)).fetchone()
@@ -72,9 +75,9 @@ class PostgresKeys:
             c.execute("CREATE TABLE IF NOT EXISTS personal_data_keys (key_id TEXT PRIMARY KEY, key BYTEA NOT NULL)")
             c.execute("CREATE TABLE IF NOT EXISTS loket_secrets (name TEXT PRIMARY KEY, value BYTEA NOT NULL)")
 
-    def put(self, key_id: str, key: bytes) -> None:
-        with self._pool.connection() as c:
-            c.execute("INSERT INTO personal_data_keys VALUES (%s, %s)", (key_id, key))
+    def put_many(self, items: list[tuple[str, bytes]]) -> None:
+        with self._pool.connection() as c, c.transaction(), c.cursor() as cur:
+            cur.executemany("INSERT INTO personal_data_keys VALUES (%s, %s)", items)
 
     def get(self, key_id: str) -> bytes | None:
         with self._pool.connection() as c:
@@ -100,15 +103,30 @@ class PostgresKeys:
 class Vault:
     def __init__(self, keys: _KeyTable) -> None:
         self._keys = keys
+        self._new: dict[str, bytes] = {}
+        self._lock = threading.Lock()
         self.hash_secret = keys.secret("child_identity_hmac")
 
     def new_key(self) -> str:
+        """A fresh key for one request; kept in memory until `flush`, which runs before the events are saved."""
         key_id = uuid.uuid4().hex
-        self._keys.put(key_id, AESGCM.generate_key(bit_length=256))
+        with self._lock:
+            self._new[key_id] = AESGCM.generate_key(bit_length=256)
         return key_id
 
+    def flush(self) -> None:
+        with self._lock:
+            items, self._new = list(self._new.items()), {}
+        if items:
+            self._keys.put_many(items)
+
+    def _key(self, key_id: str) -> bytes | None:
+        with self._lock:
+            key = self._new.get(key_id)
+        return key if key is not None else self._keys.get(key_id)
+
     def seal(self, key_id: str, data: dict[str, Any]) -> str:
-        key = self._keys.get(key_id)
+        key = self._key(key_id)
         if key is None:
             raise LookupError("de sleutel van deze persoonsgegevens is gewist")
         nonce = os.urandom(12)
@@ -117,7 +135,7 @@ class Vault:
 
     def open(self, key_id: str, token: str | None) -> dict[str, Any] | None:
         """The personal data, or None once erased."""
-        key = self._keys.get(key_id)
+        key = self._key(key_id)
         if key is None or token is None:
             return ERASED
         raw = base64.b64decode(token)
