@@ -92,7 +92,7 @@ class Family(Strict):
 
     def given(self) -> dict[str, bool | None]:
         """Only the keys that were given (an update names only what changed)."""
-        return {k: getattr(self, k) for k in self.model_fields_set}
+        return {k: getattr(self, k) for k in type(self).model_fields if k in self.model_fields_set}
 
 
 class Contact(Strict):

@@ -127,3 +127,12 @@ def make_service(store_url: str) -> Iterator:
     yield make
     for svc in built:
         svc.close()
+
+
+@pytest.fixture
+def pg_or_sqlite_second(request: pytest.FixtureRequest, store_url: str) -> Iterator[str]:
+    """A second empty store of the same kind as `store_url`."""
+    if store_url.startswith("sqlite"):
+        yield f"sqlite:///{request.getfixturevalue('tmp_path')}/second.sqlite"
+    else:
+        yield from _fresh_pg_database(request.getfixturevalue("pg_admin_url"))

@@ -1,0 +1,200 @@
+"""make bench: the Flanders-scale year on SQLite and on PostgreSQL, beside a plain fold.
+
+For each store: import events/s, photo seconds, peak memory (max RSS of the process that
+did it), and whether the photo reproduces the published provincial table. The baseline is a
+plain Python fold over the same history file, with no store and no event objects.
+
+Each step runs in its own process so its peak memory is its own. Usage:
+    python scripts/bench.py [--scale 1.0] [--keep]
+The PostgreSQL server comes from LOKET_TEST_PG (scripts/with-postgres sets it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def step_baseline(history: Path, year: int) -> dict:
+    """A plain fold: dicts per request, the classification of domain.md, no store."""
+    from dateutil.relativedelta import relativedelta
+
+    moment = dt.datetime(year + 1, 3, 1, tzinfo=ZoneInfo("Europe/Brussels"))
+    started = time.perf_counter()
+    reqs: dict[str, dict] = {}
+    lines = 0
+    with history.open(encoding="utf-8") as handle:
+        for raw in handle:
+            line = json.loads(raw)
+            lines += 1
+            if dt.datetime.fromisoformat(line["at"]) > moment:
+                continue
+            t, ref = line["type"], line.get("request")
+            if t == "register":
+                reqs[ref] = {"start": dt.date.fromisoformat(line["desired_start"]), "days": line["days_per_week"],
+                             "nis": line["municipality"], "care": line.get("care_type", "baby_toddler"),
+                             "status": "open", "proposals": {}, "placement": None}
+                continue
+            r = reqs.get(ref)
+            if r is None:
+                continue
+            if t == "correct_registration":
+                for k, f in (("desired_start", "start"), ("days_per_week", "days"), ("municipality", "nis"), ("care_type", "care")):
+                    if k in line:
+                        r[f] = dt.date.fromisoformat(line[k]) if f == "start" else line[k]
+            elif t == "move":
+                r["nis"] = line["municipality"]
+            elif t == "propose":
+                r["proposals"][line["proposal"]] = (dt.date.fromisoformat(line["start"]), line["days_per_week"])
+            elif t == "accept":
+                start, days = r["proposals"][line["proposal"]]
+                r["placement"] = (dt.date.fromisoformat(line["start"]) if "start" in line else start,
+                                  line.get("days_per_week", days))
+            elif t == "cancel_placement":
+                r["placement"] = None
+            elif t in ("withdraw", "solve_elsewhere", "void"):
+                r["status"] = t
+            elif t == "reopen":
+                r["status"] = "open"
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in reqs.values():
+        if r["status"] == "void" or r["care"] != "baby_toddler" or r["start"].year != year:
+            continue
+        c = counts[r["nis"]]
+        c[0] += 1
+        if r["status"] == "withdraw":
+            continue
+        if r["placement"] is not None:
+            start, days = r["placement"]
+            c[1] += start >= r["start"] + relativedelta(months=1) or days < r["days"]
+        elif r["status"] != "solve_elsewhere":
+            c[1] += 1
+    seconds = time.perf_counter() - started
+    return {"lines": lines, "seconds": seconds, "peak_mib": peak_mib(),
+            "requests": sum(c[0] for c in counts.values()), "unanswered": sum(c[1] for c in counts.values())}
+
+
+def step_import(store: str, history: Path) -> dict:
+    from service.application import LoketService
+    from service.importer import import_history
+    from service.settings import Settings
+
+    service = LoketService(Settings(store=store))
+    started = time.perf_counter()
+    report = import_history(service, history)
+    seconds = time.perf_counter() - started
+    events = service.events.recorder.max_notification_id() or 0
+    service.close()
+    return {"lines": report.lines, "refused": len(report.refused), "events": events, "seconds": seconds,
+            "events_per_s": events / seconds, "lines_per_s": report.lines / seconds, "peak_mib": peak_mib()}
+
+
+def step_photo(store: str, year: int) -> dict:
+    from service import municipalities
+    from service.application import LoketService
+    from service.settings import Settings
+
+    service = LoketService(Settings(store=store))
+    started = time.perf_counter()
+    photo = service.photo(year)
+    seconds = time.perf_counter() - started
+    service.close()
+    provinces: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for nis, figures in photo["municipalities"].items():
+        p = provinces[municipalities.province(nis) or "?"]
+        p[0] += figures["all"]["requests"]
+        p[1] += figures["all"]["unanswered"]
+    return {"seconds": seconds, "peak_mib": peak_mib(), "requests": photo["total"]["all"]["requests"],
+            "unanswered": photo["total"]["all"]["unanswered"], "provinces": dict(provinces)}
+
+
+def run_step(*args: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--step", *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--year", type=int, default=2024)
+    parser.add_argument("--step", nargs="+")
+    args = parser.parse_args()
+    if args.step:
+        name, *rest = args.step
+        result = {"baseline": lambda: step_baseline(Path(rest[0]), int(rest[1])),
+                  "import": lambda: step_import(rest[0], Path(rest[1])),
+                  "photo": lambda: step_photo(rest[0], int(rest[1]))}[name]()
+        print(json.dumps(result))
+        return 0
+
+    from service import demo
+
+    work = Path(tempfile.mkdtemp(prefix="loket-bench-"))
+    history = work / "flanders.jsonl"
+    started = time.perf_counter()
+    with history.open("w", encoding="utf-8") as handle:
+        targets = demo.generate_flanders(handle, year=args.year, scale=args.scale, seed=1)
+    print(f"generated {history} in {time.perf_counter() - started:.1f}s "
+          f"(target {targets['total']['requests']} requests, {targets['total']['unanswered']} unanswered)", flush=True)
+
+    baseline = run_step("baseline", str(history), str(args.year))
+    print(f"baseline plain fold: {baseline['lines']} lines in {baseline['seconds']:.2f}s, "
+          f"peak {baseline['peak_mib']:.0f} MiB -> {baseline['requests']} requests, {baseline['unanswered']} unanswered",
+          flush=True)
+
+    stores = {"sqlite": f"sqlite:///{work}/bench.sqlite"}
+    pg = os.environ.get("LOKET_TEST_PG")
+    if pg:
+        import psycopg
+
+        with psycopg.connect(pg, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS loket_bench")
+            conn.execute("CREATE DATABASE loket_bench")
+        stores["postgresql"] = pg.rsplit("/", 1)[0] + "/loket_bench"
+    else:
+        print("LOKET_TEST_PG not set: PostgreSQL skipped (run through make bench)", flush=True)
+
+    rows = []
+    ok = True
+    for name, url in stores.items():
+        imp = run_step("import", url, str(history))
+        photo = run_step("photo", url, str(args.year))
+        matches = all(
+            photo["provinces"].get(p, [0, 0]) == [t["requests"], t["unanswered"]] for p, t in targets["provinces"].items()
+        )
+        ok &= matches and imp["refused"] == 0
+        rows.append((name, imp, photo, matches))
+        print(f"{name}: import {imp['events']} events in {imp['seconds']:.1f}s = {imp['events_per_s']:.0f} events/s "
+              f"({imp['lines_per_s']:.0f} lines/s, peak {imp['peak_mib']:.0f} MiB, {imp['refused']} refused); "
+              f"photo {photo['seconds']:.2f}s (peak {photo['peak_mib']:.0f} MiB) -> {photo['requests']} requests, "
+              f"{photo['unanswered']} unanswered; provinces match published table: {matches}", flush=True)
+
+    print("\n| store | import events/s | import s | import peak MiB | photo s | photo peak MiB | table reproduced |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    print(f"| baseline (plain fold, no store) | – | – | – | {baseline['seconds']:.2f} | {baseline['peak_mib']:.0f} | "
+          f"{baseline['requests'] == targets['total']['requests'] and baseline['unanswered'] == targets['total']['unanswered']} |")
+    for name, imp, photo, matches in rows:
+        print(f"| {name} | {imp['events_per_s']:.0f} | {imp['seconds']:.1f} | {imp['peak_mib']:.0f} | "
+              f"{photo['seconds']:.2f} | {photo['peak_mib']:.0f} | {matches} |")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
