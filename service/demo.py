@@ -32,6 +32,7 @@ import json
 import random
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Sequence, TextIO
 from zoneinfo import ZoneInfo
@@ -41,7 +42,6 @@ from dateutil.relativedelta import relativedelta
 from service.municipalities import (
     BRUSSELS_REGION,
     FLEMISH_REGION,
-    Municipality,
     municipalities_2020,
     successor,
 )
@@ -176,6 +176,7 @@ def photo_moment(year: int) -> dt.datetime:
     return dt.datetime(year + 1, 3, 1, tzinfo=TZ)
 
 
+@lru_cache(maxsize=4096)
 def month_after(day: dt.date) -> dt.date:
     """One calendar month later (31 January -> 28/29 February)."""
     return day + relativedelta(months=1)
@@ -262,7 +263,14 @@ class _Timeline:
         return max(min(day, self.cap), self.cur_on)
 
     def add(self, typ: str, fields: dict[str, Any], *, on: dt.date | None = None,
-            day: dt.date | None = None, lag: int = 0) -> None:
+            day: dt.date | None = None, lag: int = 0, same_day: bool = False) -> None:
+        if same_day:  # a fact that is never back-dated: its date is the day it is recorded
+            on = max(on or day or self.cur_day, self.cur_on, self.cur_day)
+            while on.weekday() >= 5:
+                on += dt.timedelta(days=1)
+            self.cur_on = self.cur_day = on
+            self.steps.append(_Step(on, typ, {**fields, "on": on.isoformat()}, self.phase))
+            return
         if on is not None:
             on = self.on(on)
             fields = {**fields, "on": on.isoformat()}
@@ -291,7 +299,6 @@ class _Generator:
         self.mun = municipalities_2020()
         self.numbers = NationalNumbers()
         self.lines: list[tuple[dt.datetime, int, str, str, dict[str, Any]]] = []
-        self.reg_info: dict[int, tuple[str, int]] = {}  # tmp id -> (registration nis, year)
         self.counted: list[_Counted] = []
         self._tmp = 0
         self._locations: dict[str, list[str]] = {}
@@ -431,7 +438,8 @@ class _Generator:
         if twin is not None:
             base = dict(twin)
         else:
-            base = self._base(year, nis, care_type, registered_after_photo)
+            base = self._base(year, nis, care_type, registered_after_photo,
+                              reg_cap=None if counted else self.horizon - dt.timedelta(days=30))
         R: dt.date = base["request_date"]
         D: dt.date = base["desired_start"]
         days: float = base["days"]
@@ -441,12 +449,13 @@ class _Generator:
 
         reg_muni = nis
         move_to = None
-        if (twin is None and counted and not registered_after_photo and r.random() < 0.012 * decor_rate
+        own = twin is None and counted  # decorations only on a counted request of its own
+        if (own and not registered_after_photo and r.random() < 0.012 * decor_rate
                 and (len(self.area) > 1 or self.flanders) and (D - R).days > 60):
             reg_muni = self.other_municipality(nis)
             move_to = nis
-        typo = twin is None and counted and r.random() < 0.01 * decor_rate and (D - R).days > 40
-        wrong_days = twin is None and counted and r.random() < 0.005 * decor_rate and (D - R).days > 40
+        typo = own and r.random() < 0.01 * decor_rate and (D - R).days > 40
+        wrong_days = own and r.random() < 0.005 * decor_rate and (D - R).days > 40
 
         tmp = self._tmp
         self._tmp += 1
@@ -474,7 +483,7 @@ class _Generator:
             "hours": hours,
             "municipality": reg_muni,
             "child": base["child"],
-            "family": family,
+            "family": dict(family),
             "special_care": special,
             "consent": base["consent"],
             "contact": base["contact"],
@@ -518,7 +527,7 @@ class _Generator:
                 upd["special_care"] = special
             tl.add("update_family", upd, day=soon())
         if r.random() < 0.02 * decor_rate:
-            tl.add("change_consent", {"consent": not base["consent"]}, on=soon())
+            tl.add("change_consent", {"consent": not base["consent"]}, on=soon(), same_day=True)
         wish_start = None
         if wish_into is not None:
             wish_start = self.between(dt.date(wish_into, 1, 1), dt.date(wish_into, 3, 31))
@@ -536,7 +545,7 @@ class _Generator:
 
         # Unborn child: the birth, recorded a few days after.
         born_step = None
-        if "expected_birth" in base["child"] and base.get("birth") is not None:
+        if "expected_birth" in base["child"] and base.get("birth") is not None and not void:
             B = base["birth"]
             if B + dt.timedelta(days=10) <= self.horizon and r.random() < 0.85:
                 born_step = (B, base["born_number"])
@@ -554,9 +563,6 @@ class _Generator:
                          "any")
             idx = next((i for i, s in enumerate(tl.steps) if i > 0 and s.day > rec),
                        len(tl.steps))
-            step.phase = tl.steps[idx - 1].phase if tl.steps[idx - 1].phase != "post" else "post"
-            if step.phase == "post" and rec < photo_day:
-                step.phase = "any"
             tl.steps.insert(idx, step)
 
         # Noise after the photo moment.
@@ -574,7 +580,6 @@ class _Generator:
                    {"desired_start": D.isoformat(), "reason": "tikfout jaartal"}, day=first_post)
 
         self._emit(tmp, by, tl.steps, photo)
-        self.reg_info[tmp] = (reg_muni, 0)
 
         if counted and care_type == "baby_toddler" and not void and not registered_after_photo \
                 and not typo_corrected_after_photo:
@@ -584,11 +589,12 @@ class _Generator:
             )
         return base
 
-    def _base(self, year: int, nis: str, care_type: str, late_after_photo: bool) -> dict[str, Any]:
+    def _base(self, year: int, nis: str, care_type: str, late_after_photo: bool,
+              reg_cap: dt.date | None = None) -> dict[str, Any]:
         r = self.rng
         brussels = self.mun[nis].region == BRUSSELS_REGION
         D = self.desired_start(year)
-        reg_cap = dt.date(year + 1, 1, 31)
+        reg_cap = min(dt.date(year + 1, 1, 31), reg_cap or dt.date.max)
         u = r.random()
         late = False
         if late_after_photo:
@@ -681,7 +687,8 @@ class _Generator:
         if R >= D:
             p = R + dt.timedelta(days=r.randint(1, 7))
         else:
-            p = max(D - dt.timedelta(days=r.randint(7, 120)), R + dt.timedelta(days=r.randint(1, 10)))
+            p = max(D - dt.timedelta(days=r.randint(7, 120)),
+                    R + dt.timedelta(days=r.randint(1, 10)))
         return tl.on(p)
 
     def _propose(self, tl: _Timeline, nis: str, ref: str, on: dt.date, start: dt.date,
@@ -829,7 +836,7 @@ class _Generator:
         on = back if r.random() < 0.4 else tl.cur_day
         n = getattr(tl, "proposals", 0)
         u = r.random()
-        if u < 0.12:
+        if u < 0.12 and (self.flanders or len(self.area) > 1):
             other = self.other_municipality(nis, same_province=False)
             tl.add("move", {"municipality": other}, on=on)
             return
@@ -876,6 +883,8 @@ class _Generator:
             on = s.fields.get("on")
             if on is not None and on > at.astimezone(TZ).date().isoformat():
                 raise AssertionError(f"{s.typ}: 'on' after the recording day")
+            if s.typ == "change_consent" and on != at.astimezone(TZ).date().isoformat():
+                raise AssertionError("a consent change is recorded on its own date")
             self.lines.append((at, len(self.lines), by, s.typ, {"_tmp": tmp, **s.fields}))
             last = at
 
@@ -938,7 +947,8 @@ def _requests_for(gen: _Generator, year: int, nis: str, kinds: list[str], *,
         elif u < 0.014 and dt.date(year + 1, 3, 31) < gen.horizon:
             gen.request(year=year, nis=nis, kind=NO_PROPOSAL, counted=False,
                         typo_corrected_after_photo=True)
-        elif u < 0.017:  # desired start in the year before, a changed wish into this year
+        elif u < 0.017 and (year - 1) not in gen.reporting_years:
+            # desired start in the year before, with a changed wish into this year
             gen.request(year=year - 1, nis=nis, kind=r.choice(ALL_KINDS), counted=False,
                         wish_into=year)
 
@@ -1002,8 +1012,9 @@ def generate_loket(
 ) -> dict:
     """Write the history of an inter-municipal loket over `years`; return the expected photos.
 
-    Yearly volume per municipality = population x (published 2024 requests per inhabitant of its
-    province) x scale; the unanswered share is the province's published share. The result:
+    Yearly volume per municipality = population x (published requests per inhabitant of its
+    province, 2024 figures for 2024 and later) x scale, +-4% from year to year; the unanswered
+    share is the province's published share. The result:
     {"municipalities": [...], "years": [...], "lines": n, "requests": n_registered,
      "photos": {year: {"as_of": iso, "total": {...}, "categories": {...},
                        "municipalities": {nis: {...}}}}}
@@ -1034,8 +1045,9 @@ def generate_loket(
         for nis in area:
             m = mun[nis]
             req, unans = pub[m.province]
+            wobble = Decimal(gen.rng.randint(-40, 40)) / 1000  # +-4% from year to year
             n = round_half_up(Decimal(m.population) * req / prov_pop[m.province]
-                              * Decimal(str(scale)))
+                              * Decimal(str(scale)) * (1 + wobble))
             k = round_half_up(Decimal(n) * unans / req)
             _requests_for(gen, year, nis, _draw_kinds(gen.rng, n, k), noise_rate=0.08)
             if year == years[-1]:
