@@ -239,6 +239,8 @@ class LoketService:
             return outcome
         except DomainError as error:
             return error
+        except IntegrityError:
+            return RuleViolation("Een andere gebruiker wijzigde dit dossier op hetzelfde moment; importeer opnieuw.")
 
     def _save(self, uow: UnitOfWork) -> list[Any]:
         """New keys first (an orphan key is harmless), then the events in one transaction."""

@@ -38,7 +38,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             from tqdm import tqdm
 
-            bar = tqdm(total=None, unit="regel", desc="importeren", file=sys.stderr)
+            with open(args.file, "rb") as handle:
+                total = sum(1 for raw in handle if raw.strip())
+            bar = tqdm(total=total, unit="regel", desc="importeren", file=sys.stderr)
         try:
             report = import_history(service, Path(args.file), on_progress=bar.update if bar else None)
         finally:

@@ -11,6 +11,9 @@ from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
 from typing import Any
 
+import logging
+
+from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -28,6 +31,8 @@ from service.api import photos, requests
 from service.bootstrap import build
 from service.commands import ShapeError, problems_of
 from service.settings import Settings
+
+logger = logging.getLogger("loket.api")
 
 STATUS = {
     DuplicateChild: 409,
@@ -73,6 +78,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         messages = {404: "Deze pagina of opdracht bestaat niet.", 405: "Deze methode is hier niet toegelaten."}
         return JSONResponse({"fout": "http", "melding": messages.get(error.status_code, str(error.detail))},
                             status_code=error.status_code, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(PersistenceError)
+    def store_error(_: Request, error: PersistenceError) -> JSONResponse:
+        logger.error("store unavailable: %s", type(error).__name__)
+        return JSONResponse({"fout": "opslag_onbereikbaar",
+                             "melding": "De gegevensopslag is even niet bereikbaar; er werd niets geregistreerd. "
+                                        "Probeer het zo dadelijk opnieuw."}, status_code=503)
 
     @app.exception_handler(ShapeError)
     def shape_error(_: Request, error: ShapeError) -> JSONResponse:
