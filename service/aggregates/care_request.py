@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate
 
 from service.aggregates.categories import is_urgent, wants_extended_hours
 from service.aggregates.errors import InvalidValue, RuleViolation
+from service.aggregates.recorded import RecordedEvent
 
 NAMESPACE = uuid.UUID("6f1c3f0e-3c1b-4c55-9d7e-6b7a4f1d2e10")
 
@@ -59,10 +60,8 @@ class Placement:
 class CareRequest(Aggregate):
     """Fields of the original request are corrected, never overwritten by a changed wish."""
 
-    class Event(Aggregate.Event):
-        recorded_at: str
-        by: str
-        source: str | None
+    class Event(RecordedEvent):
+        pass
 
     class Registered(Aggregate.Created, Event):
         reference: str

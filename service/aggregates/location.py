@@ -10,6 +10,7 @@ from eventsourcing.domain import Aggregate
 
 from service.aggregates.care_request import check_not_after_recording
 from service.aggregates.errors import RuleViolation
+from service.aggregates.recorded import RecordedEvent
 
 NAMESPACE = uuid.UUID("3b0f8e4c-57a2-4d59-a5b1-1c9d2e7f6a30")
 
@@ -26,10 +27,8 @@ class FreePlaces:
 
 
 class Location(Aggregate):
-    class Event(Aggregate.Event):
-        recorded_at: str
-        by: str
-        source: str | None
+    class Event(RecordedEvent):
+        pass
 
     class Registered(Aggregate.Created, Event):
         reference: str
