@@ -31,10 +31,11 @@ import datetime as dt
 import json
 import random
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Sequence, TextIO
+from functools import lru_cache
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -48,7 +49,7 @@ from service.municipalities import (
 from service.natnum_gen import NationalNumbers
 
 TZ = ZoneInfo("Europe/Brussels")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 # Leuven and its neighbours (arrondissement Leuven, no 2025 mergers among them).
 DEFAULT_LOKET: tuple[str, ...] = (

@@ -63,7 +63,7 @@ def test_follow_ups_change_the_photo_and_the_history_shows_who(client) -> None:
     r = client.post(f"/api/requests/{rid}/propose", json={"proposal": "P1", "location": "Het Nest", "start": "2026-10-01",
                                                           "days_per_week": 4, "on": "2025-01-06", "by": "bert"})
     assert r.status_code == 200, r.text
-    assert client.post(f"/api/requests/F-1/accept", json={"proposal": "P1", "on": "2025-01-06"}).status_code == 200
+    assert client.post("/api/requests/F-1/accept", json={"proposal": "P1", "on": "2025-01-06"}).status_code == 200
     again = client.post(f"/api/requests/{rid}/accept", json={"proposal": "P1", "on": "2025-01-06"})
     assert again.status_code == 409 and "annuleer" in again.json()["melding"]
     history = client.get(f"/api/requests/{rid}/history").json()

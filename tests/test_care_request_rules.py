@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
-from service.aggregates.categories import is_priority_group, is_urgent, is_vulnerable_family, one_month_after
+from service.aggregates.categories import (
+    is_priority_group,
+    is_urgent,
+    is_vulnerable_family,
+    one_month_after,
+)
 from service.importer import FileRefused, import_history
 from tests.builders import CHILD_B, line, register_line, write_history
-
-import datetime as dt
 
 T = "2025-03-{:02d}T10:00:00+01:00"
 

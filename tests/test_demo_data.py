@@ -13,7 +13,7 @@ import datetime as dt
 import io
 import json
 from collections import Counter
-from functools import lru_cache
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -70,14 +70,14 @@ DATE_FIELDS = {"request_date", "desired_start", "on", "start"}
 # Generated files, made once per session (the generators are deterministic).
 
 
-@lru_cache(maxsize=None)
+@cache
 def loket_text(seed: int = 1, scale: float = 0.25) -> tuple[str, dict]:
     out = io.StringIO()
     result = generate_loket(out, seed=seed, scale=scale)
     return out.getvalue(), result
 
 
-@lru_cache(maxsize=None)
+@cache
 def flanders_text(seed: int = 1, scale: float = 0.02) -> tuple[str, dict]:
     out = io.StringIO()
     result = generate_flanders(out, scale=scale, seed=seed)

@@ -7,11 +7,10 @@ with Dutch messages that name the field. One service per application, built here
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import asynccontextmanager
-from collections.abc import AsyncIterator
-from typing import Any
-
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request

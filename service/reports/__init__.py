@@ -12,7 +12,7 @@ Each writer takes the photo dict (the product's photo JSON) and returns text or 
 The regulator's layout (labels, order, sheet names) lives in `layout`.
 """
 
-from service.reports.csv_writer import CSV_MEDIA_TYPE, CSV_ENCODING, photo_csv, photo_csv_bytes
+from service.reports.csv_writer import CSV_ENCODING, CSV_MEDIA_TYPE, photo_csv, photo_csv_bytes
 from service.reports.json_writer import canonical_json, photo_json
 from service.reports.xlsx import photo_workbook
 
