@@ -45,19 +45,20 @@ def _digest(canonical: str, occurrence: int) -> str:
     return hashlib.sha256(f"{canonical}\n#{occurrence}".encode()).hexdigest()[:32]
 
 
-def read_history(path: Path) -> list[tuple[int, Command]]:
-    """Every command of the file with its line number, or FileRefused naming each bad line."""
+def _read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except OSError as error:
         raise FileRefused([(0, f"het bestand kan niet gelezen worden: {error.strerror}")]) from None
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         raise FileRefused([(line, "geen geldige UTF-8-tekst")]) from None
-    problems: list[tuple[int, str]] = []
-    commands: list[tuple[int, Command]] = []
+
+
+def _parse(text: str) -> Iterator[tuple[int, Command | str]]:
+    """(line number, command) for each line, or (line number, what is wrong with it)."""
     seen: Counter[str] = Counter()
     previous = None
     for number, line in enumerate(text.splitlines(), start=1):
@@ -66,49 +67,75 @@ def read_history(path: Path) -> list[tuple[int, Command]]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as error:
-            problems.append((number, f"geen geldige JSON ({error.msg}, kolom {error.colno})"))
+            yield number, f"geen geldige JSON ({error.msg}, kolom {error.colno})"
             continue
         canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         seen[canonical] += 1
         try:
             command = parse_line(obj, _digest(canonical, seen[canonical]))
         except ShapeError as error:
-            problems.append((number, str(error)))
+            yield number, str(error)
             continue
         if previous is not None and command.recorded_at < previous:
-            problems.append((number, f"'at' {command.recorded_at.isoformat()} ligt voor de vorige regel: "
-                                     "regels staan in volgorde van registratie"))
+            yield number, (f"'at' {command.recorded_at.isoformat()} ligt voor de vorige regel: "
+                           "regels staan in volgorde van registratie")
         previous = command.recorded_at
-        commands.append((number, command))
-        if len(problems) >= MAX_PROBLEMS:
-            break
+        yield number, command
+
+
+def read_history(path: Path) -> tuple[str, list[str]]:
+    """The file's text and the digest of each line, or FileRefused naming each bad line.
+
+    Only digests are kept: the commands are parsed again, a batch at a time, when applied.
+    """
+    text = _read_text(path)
+    problems: list[tuple[int, str]] = []
+    digests: list[str] = []
+    for number, item in _parse(text):
+        if isinstance(item, str):
+            problems.append((number, item))
+            if len(problems) >= MAX_PROBLEMS:
+                break
+        elif item.source is not None:
+            digests.append(item.source)
     if problems:
         raise FileRefused(problems)
-    return commands
-
-
-def _batches(items: list[tuple[int, Command]], size: int) -> Iterator[list[tuple[int, Command]]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+    return text, digests
 
 
 def import_history(
     service: LoketService, path: Path, on_progress: Callable[[int], None] | None = None
 ) -> ImportReport:
-    commands = read_history(path)
-    report = ImportReport(lines=len(commands))
+    text, digests = read_history(path)
+    report = ImportReport(lines=len(digests))
     known = service.known_sources()
-    todo = [(n, cmd) for n, cmd in commands if cmd.source not in known]
-    report.already_recorded = len(commands) - len(todo)
+    report.already_recorded = sum(1 for d in digests if d in known)
     if on_progress:
         on_progress(report.already_recorded)
-    for batch in _batches(todo, service.settings.import_batch):
-        results = service.execute_batch([cmd for _, cmd in batch])
-        for (number, _), result in zip(batch, results, strict=True):
-            if isinstance(result, DomainError):
-                report.refused.append((number, result.message))
-            else:
-                report.applied += 1
-        if on_progress:
-            on_progress(len(batch))
+    batch: list[tuple[int, Command]] = []
+    for number, item in _parse(text):
+        if isinstance(item, str):  # cannot happen: the same text was checked whole above
+            raise FileRefused([(number, item)])
+        if item.source in known:
+            continue
+        batch.append((number, item))
+        if len(batch) >= service.settings.import_batch:
+            _apply(service, batch, report, on_progress)
+            batch = []
+    if batch:
+        _apply(service, batch, report, on_progress)
     return report
+
+
+def _apply(
+    service: LoketService, batch: list[tuple[int, Command]], report: ImportReport,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    results = service.execute_batch([cmd for _, cmd in batch])
+    for (number, _), result in zip(batch, results, strict=True):
+        if isinstance(result, DomainError):
+            report.refused.append((number, result.message))
+        else:
+            report.applied += 1
+    if on_progress:
+        on_progress(len(batch))
