@@ -184,9 +184,15 @@ class LoketService:
             moment = self._latest.astimezone(BRUSSELS)
         return moment
 
-    def execute(self, command: c.Command) -> Outcome:
-        """One command, saved at once. A race on the same child or reference is retried once."""
+    def execute(self, command: c.Command, stamp: bool = False) -> Outcome:
+        """One command, saved at once. A race on the same child or reference is retried once.
+
+        With `stamp`, the command is recorded now (taken under the write lock, so recorded
+        times follow the store's order within this process).
+        """
         with self._write_lock:
+            if stamp:
+                command = command.model_copy(update={"recorded_at": self.now()})
             for attempt in (1, 2):
                 uow = UnitOfWork(self.events)
                 outcome = self._handle(command, uow)

@@ -48,7 +48,7 @@ def _command(service: LoketService, type_: str, target: str, payload: c.Strict, 
 @router.post("", status_code=201, response_model=Created, summary="Een opvangvraag registreren")
 def register(body: RegisterBody, service: Service) -> Created:
     payload = c.Register.model_validate(body.model_dump(exclude={"request", "by"}, exclude_unset=True))
-    outcome = service.execute(_command(service, "register", body.request or "", payload, body.by))
+    outcome = service.execute(_command(service, "register", body.request or "", payload, body.by), stamp=True)
     return Created(id=str(outcome.id), reference=outcome.reference, event=outcome.event, position=outcome.position)
 
 
@@ -58,7 +58,7 @@ def _follow_up_route(command: str, model: type[c.Strict]) -> None:
     def follow_up(id: RequestId, body: Any, service: Service) -> Recorded:
         payload = model.model_validate(body.model_dump(exclude={"by"}, exclude_unset=True, by_alias=True))
         request = service.get_request(id)
-        outcome = service.execute(_command(service, command, request.reference, payload, body.by))
+        outcome = service.execute(_command(service, command, request.reference, payload, body.by), stamp=True)
         return Recorded(id=str(outcome.id), reference=outcome.reference, event=outcome.event, position=outcome.position)
 
     follow_up.__name__ = command
