@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,13 @@ sys.path.insert(0, str(ROOT))
 
 def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def step_generate(history: Path, year: int, scale: float) -> dict:
+    from service import demo
+
+    with history.open("w", encoding="utf-8") as handle:
+        return demo.generate_flanders(handle, year=year, scale=scale, seed=1)
 
 
 def step_baseline(history: Path, year: int) -> dict:
@@ -135,22 +143,23 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--year", type=int, default=2024)
     parser.add_argument("--step", nargs="+")
+    parser.add_argument("--keep", action="store_true", help="keep the generated history and stores")
     args = parser.parse_args()
     if args.step:
         name, *rest = args.step
-        result = {"baseline": lambda: step_baseline(Path(rest[0]), int(rest[1])),
+        result = {"generate": lambda: step_generate(Path(rest[0]), int(rest[1]), float(rest[2])),
+                  "baseline": lambda: step_baseline(Path(rest[0]), int(rest[1])),
                   "import": lambda: step_import(rest[0], Path(rest[1])),
                   "photo": lambda: step_photo(rest[0], int(rest[1]))}[name]()
         print(json.dumps(result))
         return 0
 
-    from service import demo
-
+    # The parent stays small: Linux keeps a process's peak memory across exec, so every step,
+    # the generator included, runs in a child started from this small process.
     work = Path(tempfile.mkdtemp(prefix="loket-bench-"))
     history = work / "flanders.jsonl"
     started = time.perf_counter()
-    with history.open("w", encoding="utf-8") as handle:
-        targets = demo.generate_flanders(handle, year=args.year, scale=args.scale, seed=1)
+    targets = run_step("generate", str(history), str(args.year), str(args.scale))
     print(f"generated {history} in {time.perf_counter() - started:.1f}s "
           f"(target {targets['total']['requests']} requests, {targets['total']['unanswered']} unanswered)", flush=True)
 
@@ -193,6 +202,8 @@ def main() -> int:
     for name, imp, photo, matches in rows:
         print(f"| {name} | {imp['events_per_s']:.0f} | {imp['seconds']:.1f} | {imp['peak_mib']:.0f} | "
               f"{photo['seconds']:.2f} | {photo['peak_mib']:.0f} | {matches} |")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1
 
 
