@@ -9,7 +9,7 @@ from pathlib import Path
 
 from service.aggregates.errors import DomainError
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
 
 
 def _moment(text: str) -> dt.datetime:
@@ -49,7 +49,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     except FileRefused as refused:
         print(f"Bestand geweigerd, er werd niets geregistreerd ({args.file}):", file=sys.stderr)
         for number, message in refused.problems:
-            print(f"  regel {number}: {message}", file=sys.stderr)
+            print(f"  regel {number}: {message}" if number else f"  {message}", file=sys.stderr)
         return EXIT_REFUSED
     finally:
         service.close()
@@ -65,8 +65,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_photo(args: argparse.Namespace) -> int:
     from service.bootstrap import build
     from service.reports import photo_csv_bytes, photo_json, photo_workbook
+    from service.settings import Settings
 
-    service = build()
+    settings = Settings()
+    if not settings.is_postgres and not settings.sqlite_path.exists():
+        print(f"Er is geen opslag op {settings.sqlite_path}: importeer eerst een geschiedenis, of zet LOKET_STORE "
+              "op de juiste opslag (bv. sqlite:///$PWD/var/demo.sqlite na make demo).", file=sys.stderr)
+        return EXIT_USAGE
+    service = build(settings)
     try:
         photo = service.photo(args.year, args.as_of)
     finally:
@@ -81,7 +87,11 @@ def cmd_photo(args: argparse.Namespace) -> int:
             print("Een werkboek schrijf je naar een bestand: gebruik --out PAD.xlsx", file=sys.stderr)
             return EXIT_USAGE
     if args.out:
-        Path(args.out).write_bytes(data)
+        try:
+            Path(args.out).write_bytes(data)
+        except OSError as error:
+            print(f"Kan {args.out} niet schrijven: {error.strerror}.", file=sys.stderr)
+            return EXIT_USAGE
         print(f"Foto {args.year} geschreven naar {args.out}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
@@ -105,14 +115,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from service import demo
 
+    if args.flanders and (args.year or 2024) not in demo.PUBLISHED:
+        years = " en ".join(str(y) for y in sorted(demo.PUBLISHED))
+        print(f"Voor --flanders zijn er gepubliceerde cijfers voor {years}; kies een van die jaren.", file=sys.stderr)
+        return EXIT_USAGE
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8", newline="\n") as handle:
-        if args.flanders:
-            result = demo.generate_flanders(handle, year=args.year or 2024, scale=args.scale, seed=args.seed)
-        else:
-            result = demo.generate_loket(handle, seed=args.seed, scale=args.scale)
-    print(f"Geschiedenis geschreven naar {out} ({sum(1 for _ in out.open(encoding='utf-8'))} regels)", file=sys.stderr)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8", newline="\n") as handle:
+            if args.flanders:
+                result = demo.generate_flanders(handle, year=args.year or 2024, scale=args.scale, seed=args.seed)
+            else:
+                result = demo.generate_loket(handle, seed=args.seed, scale=args.scale)
+    except OSError as error:
+        print(f"Kan {out} niet schrijven: {error.strerror}.", file=sys.stderr)
+        return EXIT_USAGE
+    except BaseException:
+        out.unlink(missing_ok=True)  # never leave half a history behind
+        raise
+    print(f"Geschiedenis geschreven naar {out} ({result.get('lines', '?')} regels)", file=sys.stderr)
     if args.targets:
         import json
 
@@ -141,7 +162,7 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=cmd_serve)
 
     demo = sub.add_parser("demo-data", help="realistische geschiedenis genereren")
-    demo.add_argument("--out", required=True)
+    demo.add_argument("--out", required=True, help="pad van het te schrijven geschiedenisbestand (verplicht)")
     demo.add_argument("--flanders", action="store_true", help="heel Vlaanderen en Brussel, één jaar")
     demo.add_argument("--year", type=_year, default=None)
     demo.add_argument("--scale", type=float, default=1.0)
@@ -152,15 +173,25 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import psycopg
+    from eventsourcing.persistence import PersistenceError
+    from pydantic import ValidationError
+
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
     except DomainError as error:
         print(f"Geweigerd: {error.message}", file=sys.stderr)
         return EXIT_REFUSED
-    except ValueError as error:  # settings (LOKET_STORE) and other input the user gave
-        print(f"Fout in de invoer: {error}", file=sys.stderr)
+    except ValidationError as error:  # the settings (LOKET_*) are wrong
+        for problem in error.errors():
+            name = "LOKET_" + "_".join(str(p) for p in problem["loc"]).upper()
+            print(f"Instelling {name}: {str(problem['msg']).removeprefix('Value error, ')}", file=sys.stderr)
         return EXIT_USAGE
+    except (PersistenceError, psycopg.OperationalError) as error:
+        print(f"De opslag is niet bereikbaar ({type(error).__name__}): controleer LOKET_STORE en of de "
+              "databankserver draait. Er werd niets geregistreerd.", file=sys.stderr)
+        return EXIT_STORE
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ Hour = Literal["early", "late", "weekend", "holiday"]
 Nis = Annotated[str, Field(pattern=r"^\d{5}$")]
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 Reference = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")]
-NationalNumber = Annotated[str, Field(min_length=11, max_length=15)]
+NationalNumber = Annotated[str, Field(min_length=1, max_length=20)]  # checked by service.identity
 OptionalFlag = StrictBool | None
 
 
@@ -291,40 +291,58 @@ _MESSAGES = {
     "extra_forbidden": "onbekend veld (niet toegelaten; controleer de spelling)",
     "bool_type": "verwacht true of false",
     "int_type": "verwacht een geheel getal",
+    "int_parsing": "verwacht een geheel getal",
+    "int_from_float": "verwacht een geheel getal",
+    "float_type": "verwacht een getal",
+    "float_parsing": "verwacht een getal",
     "string_type": "verwacht tekst",
     "list_type": "verwacht een lijst",
-    "dict_type": "verwacht een object",
-    "model_type": "verwacht een object",
-    "literal_error": "niet toegelaten waarde",
-    "string_pattern_mismatch": "verkeerde vorm",
+    "dict_type": "verwacht een JSON-object",
+    "model_type": "verwacht een JSON-object",
+    "model_attributes_type": "verwacht een JSON-object",
     "string_too_short": "mag niet leeg zijn",
     "string_too_long": "is te lang",
-    "date_from_datetime_parsing": "verwacht een datum als JJJJ-MM-DD",
     "timezone_aware": "verwacht een tijdstip met tijdzone, zoals 2025-01-06T10:15:00+01:00",
+    "datetime_parsing": "verwacht een tijdstip als 2025-01-06T10:15:00+01:00",
+    "datetime_type": "verwacht een tijdstip als 2025-01-06T10:15:00+01:00",
     "datetime_from_date_parsing": "verwacht een tijdstip als 2025-01-06T10:15:00+01:00",
-    "greater_than_equal": "is te klein",
-    "less_than_equal": "is te groot",
 }
+_PATTERNS = {
+    "municipality": "verwacht een NIS-code van 5 cijfers, als tekst (bv. \"24062\")",
+}
+_REFERENCE_RULE = "verwacht letters, cijfers, '.', '_' of '-' (geen spaties of schuine strepen, hoogstens 64 tekens)"
+
+
+def _message(e: Any, field: str) -> str:
+    kind, ctx = e["type"], e.get("ctx") or {}
+    if kind == "string_pattern_mismatch":
+        return _PATTERNS.get(field.rsplit(".", 1)[-1], _REFERENCE_RULE)
+    if kind == "literal_error" and "expected" in ctx:
+        return f"niet toegelaten waarde; kies uit {str(ctx['expected']).replace(' or ', ' of ')}"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"moet minstens {ctx.get('ge', ctx.get('gt'))} zijn"
+    if kind in ("less_than_equal", "less_than"):
+        return f"mag hoogstens {ctx.get('le', ctx.get('lt'))} zijn"
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    return str(e.get("msg", "ongeldige waarde")).removeprefix("Value error, ")
 
 
 def _problems(error: ValidationError) -> list[tuple[str, str]]:
     return problems_of(error.errors())
 
 
-def problems_of(errors: Sequence[Any], skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    """Pydantic errors as (field, Dutch message) pairs."""
+def problems_of(errors: Sequence[Any], skip: tuple[str, ...] = (), root: str = "(regel)") -> list[tuple[str, str]]:
+    """Pydantic errors as (field, Dutch message) pairs; `root` names the whole line or body."""
     problems = []
     for e in errors:
         loc = [str(p) for p in e["loc"] if not str(p).startswith(("function-", "constrained-"))]
         if loc and loc[0] in skip:
             loc = loc[1:]
-        field = ".".join(p if p != "from_" else "from" for p in loc) or "(regel)"
-        message = _MESSAGES.get(e["type"])
-        if message is None:
-            message = str(e.get("msg", "ongeldige waarde")).removeprefix("Value error, ")
-        if e["type"] == "literal_error" and "expected" in e.get("ctx", {}):
-            message = f"niet toegelaten waarde; kies uit {e['ctx']['expected']}"
-        problems.append((field, message))
+        if e["type"] == "json_invalid":
+            loc = []  # its location is a character offset, not a field
+        field = ".".join(p if p != "from_" else "from" for p in loc) or root
+        problems.append((field, _message(e, field)))
     return problems
 
 

@@ -18,7 +18,9 @@ def normalize_national_number(value: str, field: str) -> str:
     digits = "".join(ch for ch in value if ch.isdigit())
     if len(digits) != 11 or any(ch not in "0123456789 .-" for ch in value):
         raise InvalidValue(
-            f"'{field}' moet een rijksregisternummer of BIS-nummer van 11 cijfers zijn.", field=field
+            f"'{field}' moet een rijksregisternummer of BIS-nummer van 11 cijfers zijn "
+            f"(punten, streepjes en spaties mogen; er zijn er nu {len(digits)}).",
+            field=field,
         )
     if not (nn.is_valid(digits) or bis.is_valid(digits)):
         raise InvalidValue(

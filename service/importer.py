@@ -7,6 +7,7 @@ records nothing twice.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 from collections import Counter
@@ -49,7 +50,8 @@ def _read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except OSError as error:
-        raise FileRefused([(0, f"het bestand kan niet gelezen worden: {error.strerror}")]) from None
+        reason = {errno.ENOENT: "het bestaat niet", errno.EACCES: "geen toegang", errno.EISDIR: "het is een map"}
+        raise FileRefused([(0, f"het bestand kan niet gelezen worden: {reason.get(error.errno, error.strerror)}")]) from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -100,6 +102,8 @@ def read_history(path: Path) -> tuple[str, list[str]]:
             digests.append(item.source)
     if problems:
         raise FileRefused(problems)
+    if not digests:
+        raise FileRefused([(0, "het bestand bevat geen enkele opdracht")])
     return text, digests
 
 

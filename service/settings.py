@@ -26,6 +26,16 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("service_area")
+    @classmethod
+    def _known_municipalities(cls, value: str) -> str:
+        from service.municipalities import flanders_and_brussels
+
+        unknown = sorted({c.strip() for c in value.split(",") if c.strip()} - flanders_and_brussels())
+        if unknown:
+            raise ValueError(f"geen NIS-code van een gemeente in Vlaanderen of Brussel: {', '.join(unknown)}")
+        return value
+
     @property
     def store_url(self) -> str:
         return self.store or f"sqlite:///{Path(os.getcwd(), 'var', 'loket.sqlite')}"
@@ -36,7 +46,7 @@ class Settings(BaseSettings):
 
     @property
     def sqlite_path(self) -> Path:
-        return Path(self.store_url.removeprefix("sqlite://"))
+        return Path("/" + self.store_url.removeprefix("sqlite:///").lstrip("/"))
 
     @property
     def area(self) -> tuple[str, ...]:
@@ -55,10 +65,11 @@ class Settings(BaseSettings):
             "POSTGRES_USER": unquote(url.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_MAX_OVERFLOW": "10",
         }
 
     def postgres_conninfo(self) -> str:
         env = self.eventsourcing_env()
-        return (f"host={env['POSTGRES_HOST']} port={env['POSTGRES_PORT']} dbname={env['POSTGRES_DBNAME']} "
+        return (f"host={env['POSTGRES_HOST']} port={env['POSTGRES_PORT']} dbname={env['POSTGRES_DBNAME']} connect_timeout=5 "
                 f"user={env['POSTGRES_USER']}" + (f" password={env['POSTGRES_PASSWORD']}" if env["POSTGRES_PASSWORD"] else ""))

@@ -70,7 +70,7 @@ class PostgresKeys:
     def __init__(self, conninfo: str) -> None:
         from psycopg_pool import ConnectionPool
 
-        self._pool = ConnectionPool(conninfo, min_size=1, max_size=4, kwargs={"autocommit": True}, open=True)
+        self._pool = ConnectionPool(conninfo, min_size=1, max_size=4, kwargs={"autocommit": True}, open=True, timeout=10)
         with self._pool.connection() as c:
             c.execute("CREATE TABLE IF NOT EXISTS personal_data_keys (key_id TEXT PRIMARY KEY, key BYTEA NOT NULL)")
             c.execute("CREATE TABLE IF NOT EXISTS loket_secrets (name TEXT PRIMARY KEY, value BYTEA NOT NULL)")

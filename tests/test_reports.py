@@ -107,9 +107,9 @@ def test_a_sheet_tells_what_the_figures_are_about() -> None:
         "Gemeente": "Leuven",
         "NIS-code": "24062",
         "Jaar": 2025,
-        "Foto op": "01/03/2026 00:00",
-        "Regels": "regels-2025",
-        "Laatste gebeurtenis (positie)": 1234,
+        "Toestand op (Brusselse tijd)": "01/03/2026 00:00",
+        "Telregels": "regels-2025",
+        "Laatst meegetelde registratie (volgnummer)": 1234,
     }
 
 
@@ -251,7 +251,7 @@ def test_the_csv_has_a_dutch_header_and_a_row_per_place_and_category() -> None:
     total = figures(2025, all=counts(7, 3, 1, 1, 1))
     rows = csv_rows(a_photo(2025, ("24062", "11002"), total=total))
 
-    assert rows[0] == ["jaar", "moment", "regels", "nis", "gemeente", "categorie", *COLUMN_LABELS]
+    assert rows[0] == ["Jaar", "Toestand op (Brusselse tijd)", "Telregels", "NIS-code", "Gemeente", "Categorie", *COLUMN_LABELS]
     assert rows[1] == [
         "2025", "01/03/2026 00:00", "regels-2025", "totaal",
         "Alle gemeenten van het werkingsgebied", "Alle opvangvragen", "7", "3", "1", "1", "1",

@@ -67,7 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(DomainError)
     def domain_error(_: Request, error: DomainError) -> JSONResponse:
-        body: dict[str, Any] = {"fout": error.code, "melding": error.message, "veld": error.field}
+        body: dict[str, Any] = {"fout": error.code, "melding": error.message, "veld": error.field,
+                                "velden": [{"veld": error.field, "melding": error.message}] if error.field else []}
         if isinstance(error, DuplicateChild):
             body["bestaand_dossier"] = error.existing_reference
         return JSONResponse(body, status_code=_status(error))
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
-        return _invalid(problems_of(error.errors(), skip=("body", "query", "path")))
+        return _invalid(problems_of(error.errors(), skip=("body", "query", "path"), root="(inhoud)"))
 
     return app
 
@@ -101,6 +102,7 @@ def _invalid(problems: list[tuple[str, str]]) -> JSONResponse:
         {
             "fout": "ongeldige_invoer",
             "melding": "; ".join(f"{f}: {m}" for f, m in problems),
+            "veld": problems[0][0] if problems else None,
             "velden": [{"veld": f, "melding": m} for f, m in problems],
         },
         status_code=422,

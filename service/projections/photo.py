@@ -120,6 +120,7 @@ def photo_from_states(
         "as_of": as_of.isoformat(),
         "position": position,
         "rules": rules.name,
+        "rules_description": rules.description,
         "total": total,
         "municipalities": dict(sorted(per_municipality.items())),
     }

@@ -10,6 +10,7 @@ class RuleSet:
     name: str
     solved_elsewhere_is_answered: bool  # from reporting year 2022 (brochure)
     reports_priority_group: bool  # no longer reported from reporting year 2024
+    description: str  # in Dutch, for whoever reads the report
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -20,9 +21,13 @@ class RuleSet:
 
 
 RULE_SETS = (
-    RuleSet("regels-2019", solved_elsewhere_is_answered=False, reports_priority_group=True),
-    RuleSet("regels-2022", solved_elsewhere_is_answered=True, reports_priority_group=True),
-    RuleSet("regels-2024", solved_elsewhere_is_answered=True, reports_priority_group=False),
+    RuleSet("regels-2019", solved_elsewhere_is_answered=False, reports_priority_group=True,
+            description="rapporteringsjaren tot 2021: opgelost in een andere gemeente telt als niet beantwoord"),
+    RuleSet("regels-2022", solved_elsewhere_is_answered=True, reports_priority_group=True,
+            description="rapporteringsjaren 2022-2023: opgelost in een andere gemeente telt als beantwoord"),
+    RuleSet("regels-2024", solved_elsewhere_is_answered=True, reports_priority_group=False,
+            description="vanaf rapporteringsjaar 2024: opgelost elders telt als beantwoord; "
+                        "de voorrangsgroep wordt niet meer gerapporteerd"),
 )
 
 

@@ -19,7 +19,7 @@ CSV_ENCODING = "utf-8-sig"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 DELIMITER = ";"
 TOTAL_NIS = "totaal"
-HEADER = ["jaar", "moment", "regels", "nis", "gemeente", "categorie"] + [
+HEADER = ["Jaar", "Toestand op (Brusselse tijd)", "Telregels", "NIS-code", "Gemeente", "Categorie"] + [
     label for _, label in layout.COLUMNS
 ]
 

@@ -42,9 +42,10 @@ MOMENT_FORMAT = "%d/%m/%Y %H:%M"  # how Belgians write a moment: 01/03/2026 00:0
 MUNICIPALITY_LABEL = "Gemeente"
 NIS_LABEL = "NIS-code"
 YEAR_LABEL = "Jaar"
-MOMENT_LABEL = "Foto op"
-RULES_LABEL = "Regels"
-POSITION_LABEL = "Laatste gebeurtenis (positie)"
+MOMENT_LABEL = "Toestand op (Brusselse tijd)"
+RULES_LABEL = "Telregels"
+POSITION_LABEL = "Laatst meegetelde registratie (volgnummer)"
+FOOTER = "&A — pagina &P van &N"  # sheet name, page of pages
 
 # Excel's limits on sheet names.
 SHEET_NAME_MAX = 31
@@ -53,6 +54,12 @@ _RESERVED_SHEET_NAMES = frozenset({"history"})  # Excel reserves "History" (any 
 
 # A cell whose text starts with one of these may be run as a formula by a spreadsheet.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def rules_text(photo: Mapping[str, Any]) -> str:
+    """The rule set's name, with what it means when the photo says so."""
+    description = photo.get("rules_description")
+    return f"{photo['rules']}: {description}" if description else str(photo["rules"])
 
 
 def title(year: int) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.xml.functions import tostring
@@ -22,8 +22,10 @@ from service import municipalities
 from service.reports import layout
 
 _CORE_PROPERTIES = "docProps/core.xml"
-_TITLE_FONT = Font(bold=True, size=14)
-_BOLD = Font(bold=True)
+_TITLE_FONT = Font(name="Calibri", bold=True, size=14)
+_BOLD = Font(name="Calibri", bold=True)
+_LEFT = Alignment(horizontal="left")
+_RIGHT_WRAPPED = Alignment(horizontal="right", vertical="bottom", wrap_text=True)
 
 
 def photo_workbook(photo: Mapping[str, Any]) -> bytes:
@@ -74,17 +76,20 @@ def _fill(
         (layout.NIS_LABEL, nis),
         (layout.YEAR_LABEL, photo["year"]),
         (layout.MOMENT_LABEL, layout.moment_text(moment)),
-        (layout.RULES_LABEL, photo["rules"]),
+        (layout.RULES_LABEL, layout.rules_text(photo)),
         (layout.POSITION_LABEL, photo["position"]),
     ]
     for row, (label, value) in enumerate(about, start=3):
         _put(ws, row, 1, label).font = _BOLD
         if value != "":
-            _put(ws, row, 2, value)
+            _put(ws, row, 2, value).alignment = _LEFT
 
     header = len(about) + 4
     for col, text in enumerate([layout.CATEGORY_HEADER] + [lbl for _, lbl in layout.COLUMNS], 1):
-        _put(ws, header, col, text).font = _BOLD
+        cell = _put(ws, header, col, text)
+        cell.font = _BOLD
+        if col > 1:
+            cell.alignment = _RIGHT_WRAPPED
     for row, (key, label) in enumerate(rows, start=header + 1):
         _put(ws, row, 1, label)
         for col, count in enumerate(layout.counts(figures, key), start=2):
@@ -96,6 +101,8 @@ def _fill(
     for col, (_, text) in enumerate(layout.COLUMNS, start=2):
         ws.column_dimensions[get_column_letter(col)].width = max(len(text), 10) + 2
     ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.oddFooter.center.text = layout.FOOTER
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
