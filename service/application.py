@@ -32,6 +32,7 @@ from service.aggregates.errors import (
     RuleViolation,
     UnknownRequest,
 )
+from service.aggregates.import_ledger import RefusedLine
 from service.aggregates.location import Location, location_id
 from service.aggregates.reference_counter import ReferenceCounter, counter_id
 from service.identity import keyed_hash, normalize_national_number
@@ -60,6 +61,8 @@ def _event_classes(aggregate: type[Aggregate]) -> list[type]:
 
 REQUEST_TOPICS = tuple(get_topic(cls) for cls in _event_classes(CareRequest))
 RECORDED_TOPICS = REQUEST_TOPICS + tuple(get_topic(cls) for cls in _event_classes(Location))
+LEDGER_TOPICS = RECORDED_TOPICS + (get_topic(RefusedLine.Refused),)
+CLOCK_TOLERANCE = dt.timedelta(minutes=5)
 
 
 class LoketEvents(Application):
@@ -160,19 +163,25 @@ class LoketService:
                 return
             start = notes[-1].id + 1
 
-    def known_sources(self) -> set[str]:
-        """Digests of the history lines already recorded (to recognise them on a second import)."""
+    def known_sources(self) -> dict[str, DomainError | None]:
+        """History lines already handled, by digest: None when recorded, the refusal when refused."""
         decode = self.events.mapper.transcoder.decode
-        sources: set[str] = set()
+        refused_topic = get_topic(RefusedLine.Refused)
+        known: dict[str, DomainError | None] = {}
         start = 1
         while True:
-            notes = self.events.recorder.select_notifications(start, 5000, topics=RECORDED_TOPICS)
+            notes = self.events.recorder.select_notifications(start, 5000, topics=LEDGER_TOPICS)
             for n in notes:
-                src = decode(n.state).get("source")
-                if src:
-                    sources.add(src)
+                state = decode(n.state)
+                src = state.get("source")
+                if not src:
+                    continue
+                if n.topic == refused_topic:
+                    known[src] = RuleViolation(f"{state['reason']} (eerder geweigerd)")
+                else:
+                    known[src] = None
             if len(notes) < 5000:
-                return sources
+                return known
             start = notes[-1].id + 1
 
     # -------------------------------------------------------------- commands
@@ -224,6 +233,7 @@ class LoketService:
                     latest = command.recorded_at
                 except DomainError as error:
                     results.append(error)
+                    self._remember_refusal(command, error, uow)
             try:
                 self._save(uow)
             except IntegrityError:
@@ -234,16 +244,24 @@ class LoketService:
             uow.run_after_save()
             return results
 
+    def _remember_refusal(self, command: c.Command, error: DomainError, uow: UnitOfWork) -> None:
+        if command.source is not None:
+            uow.add(RefusedLine.record(command.source, error.code, error.message))
+            uow.collect()
+
     def _retry_single(self, command: c.Command) -> Outcome | DomainError:
+        uow = UnitOfWork(self.events)
         try:
             self._check_time(command, self._latest)
-            uow = UnitOfWork(self.events)
             outcome = self._handle(command, uow)
             self._save(uow)
             self._advance(command.recorded_at)
             uow.run_after_save()
             return outcome
         except DomainError as error:
+            refusal = UnitOfWork(self.events)
+            self._remember_refusal(command, error, refusal)
+            self._save(refusal)
             return error
         except IntegrityError:
             return RuleViolation("Een andere gebruiker wijzigde dit dossier op hetzelfde moment; importeer opnieuw.")
@@ -254,6 +272,12 @@ class LoketService:
         return self.events.save(*uow.pending())
 
     def _check_time(self, command: c.Command, latest: dt.datetime | None) -> None:
+        if command.recorded_at > dt.datetime.now(BRUSSELS) + CLOCK_TOLERANCE:
+            raise RecordedTooEarly(
+                f"Tijdstip 'at' {command.recorded_at.isoformat()} ligt in de toekomst: een feit wordt pas "
+                "geregistreerd nadat het gebeurde.",
+                field="at",
+            )
         if latest is not None and command.recorded_at < latest:
             raise RecordedTooEarly(
                 f"Tijdstip 'at' {command.recorded_at.isoformat()} ligt voor het laatst geregistreerde "

@@ -25,6 +25,8 @@ from pydantic import (
 )
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Plausible calendar of the product: requests, starts and facts of this century.
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
 
 
 def _date_string(value: Any) -> Any:
@@ -32,6 +34,20 @@ def _date_string(value: Any) -> Any:
         return value
     if not isinstance(value, str) or not _DATE.match(value):
         raise ValueError("verwacht een datum als JJJJ-MM-DD")
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value} bestaat niet op de kalender") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"verwacht een datum tussen {FIRST_DAY.isoformat()} en {LAST_DAY.isoformat()}")
+    return day
+
+
+def _moment_string(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("verwacht een tijdstip als 2025-01-06T10:15:00+01:00")
     return value
 
 
@@ -119,6 +135,8 @@ class Register(Strict):
 
 
 class CorrectRegistration(Strict):
+    """The fields entered wrongly and their right values; a field of the request is never emptied."""
+
     care_type: Literal["baby_toddler", "out_of_school"] | None = None
     request_date: Day | None = None
     desired_start: Day | None = None
@@ -132,6 +150,16 @@ class CorrectRegistration(Strict):
     intake: Text | None = None
     notes: Text | None = None
     reason: Text
+
+    @model_validator(mode="after")
+    def _no_empty_field(self) -> CorrectRegistration:
+        emptied = sorted(
+            name for name in self.model_fields_set
+            if getattr(self, name) is None and name not in ("contact", "intake", "notes")
+        )
+        if emptied:
+            raise ValueError(f"een correctie geeft de juiste waarde; null is niet toegelaten voor {', '.join(emptied)}")
+        return self
 
 
 class ChangeWish(Strict):
@@ -306,6 +334,13 @@ _MESSAGES = {
     "datetime_parsing": "verwacht een tijdstip als 2025-01-06T10:15:00+01:00",
     "datetime_type": "verwacht een tijdstip als 2025-01-06T10:15:00+01:00",
     "datetime_from_date_parsing": "verwacht een tijdstip als 2025-01-06T10:15:00+01:00",
+    "finite_number": "verwacht een eindig getal",
+    "string_unicode": "verwacht geldige tekst (UTF-8)",
+    "date_parsing": "verwacht een bestaande datum als JJJJ-MM-DD",
+    "date_from_datetime_parsing": "verwacht een bestaande datum als JJJJ-MM-DD",
+    "date_type": "verwacht een datum als JJJJ-MM-DD",
+    "bool_parsing": "verwacht true of false",
+    "list_type_": "verwacht een lijst",
 }
 _PATTERNS = {
     "municipality": "verwacht een NIS-code van 5 cijfers, als tekst (bv. \"24062\")",
@@ -358,7 +393,7 @@ def parse_payload(command_type: str, fields: dict[str, Any]) -> Strict:
 
 
 class _Envelope(Strict):
-    at: AwareDatetime
+    at: Annotated[AwareDatetime, BeforeValidator(_moment_string)]
     by: Text
     type: Text
     request: Reference | None = None
@@ -372,6 +407,8 @@ def parse_line(obj: Any, source: str | None = None) -> Command:
     envelope_fields = {k: obj[k] for k in ("at", "by", "type") if k in obj}
     fields = {k: v for k, v in obj.items() if k not in ("at", "by", "type")}
     command_type = obj.get("type")
+    if not isinstance(command_type, str):
+        raise ShapeError([("type", "ontbreekt of is geen tekst; verwacht een opdracht zoals \"register\"")])
     target_key = "location" if command_type in LOCATION_COMMANDS else "request"
     if target_key in fields:
         envelope_fields[target_key] = fields.pop(target_key)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import hmac
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from service.aggregates.errors import DomainError
 from service.application import LoketService
@@ -42,8 +44,28 @@ class ImportReport:
         return not self.refused
 
 
-def _digest(canonical: str, occurrence: int) -> str:
-    return hashlib.sha256(f"{canonical}\n#{occurrence}".encode()).hexdigest()[:32]
+def _digest(key: bytes, canonical: str, occurrence: int) -> str:
+    """A keyed digest: the line's content can never be guessed back from it (it may hold a national number)."""
+    return hmac.new(key, f"{canonical}\n#{occurrence}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _normalized(value: Any) -> Any:
+    """The same value however it was written: 3 and 3.0 are one number."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _normalized(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalized(v) for v in value]
+    return value
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    doubles = sorted({k for k in keys if keys.count(k) > 1})
+    if doubles:
+        raise ValueError(f"veld {', '.join(doubles)} staat er meer dan eens")
+    return dict(pairs)
 
 
 def _read_text(path: Path) -> str:
@@ -59,22 +81,31 @@ def _read_text(path: Path) -> str:
         raise FileRefused([(line, "geen geldige UTF-8-tekst")]) from None
 
 
-def _parse(text: str) -> Iterator[tuple[int, Command | str]]:
+def _parse(text: str, key: bytes) -> Iterator[tuple[int, Command | str]]:
     """(line number, command) for each line, or (line number, what is wrong with it)."""
     seen: Counter[str] = Counter()
     previous = None
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):  # only \n ends a line, not U+2028
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = json.loads(line, object_pairs_hook=_no_duplicate_keys)
         except json.JSONDecodeError as error:
             yield number, f"geen geldige JSON ({error.msg}, kolom {error.colno})"
             continue
-        canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        except ValueError as error:
+            yield number, str(error)
+            continue
+        canonical = json.dumps(_normalized(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        try:
+            canonical.encode("utf-8")
+        except UnicodeEncodeError:
+            yield number, "bevat een ongeldig teken (een losse \\ud800-\\udfff escape)"
+            continue
         seen[canonical] += 1
         try:
-            command = parse_line(obj, _digest(canonical, seen[canonical]))
+            command = parse_line(obj, _digest(key, canonical, seen[canonical]))
         except ShapeError as error:
             yield number, str(error)
             continue
@@ -85,7 +116,7 @@ def _parse(text: str) -> Iterator[tuple[int, Command | str]]:
         yield number, command
 
 
-def read_history(path: Path) -> tuple[str, list[str]]:
+def read_history(path: Path, key: bytes) -> tuple[str, list[str]]:
     """The file's text and the digest of each line, or FileRefused naming each bad line.
 
     Only digests are kept: the commands are parsed again, a batch at a time, when applied.
@@ -93,7 +124,7 @@ def read_history(path: Path) -> tuple[str, list[str]]:
     text = _read_text(path)
     problems: list[tuple[int, str]] = []
     digests: list[str] = []
-    for number, item in _parse(text):
+    for number, item in _parse(text, key):
         if isinstance(item, str):
             problems.append((number, item))
             if len(problems) >= MAX_PROBLEMS:
@@ -110,17 +141,21 @@ def read_history(path: Path) -> tuple[str, list[str]]:
 def import_history(
     service: LoketService, path: Path, on_progress: Callable[[int], None] | None = None
 ) -> ImportReport:
-    text, digests = read_history(path)
+    key = service.vault.hash_secret
+    text, digests = read_history(path, key)
     report = ImportReport(lines=len(digests))
     known = service.known_sources()
-    report.already_recorded = sum(1 for d in digests if d in known)
+    report.already_recorded = sum(1 for d in digests if d in known and known[d] is None)
     if on_progress:
         on_progress(report.already_recorded)
     batch: list[tuple[int, Command]] = []
-    for number, item in _parse(text):
+    for number, item in _parse(text, key):
         if isinstance(item, str):  # cannot happen: the same text was checked whole above
             raise FileRefused([(number, item)])
         if item.source in known:
+            earlier = known[item.source]
+            if earlier is not None:
+                report.refused.append((number, earlier.message))
             continue
         batch.append((number, item))
         if len(batch) >= service.settings.import_batch:

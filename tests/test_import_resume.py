@@ -35,7 +35,7 @@ def _content(store: str) -> tuple[list[tuple], dict]:
     try:
         events = [
             (type(e).__name__, e.originator_id, e.originator_version,
-             tuple(sorted((k, repr(v)) for k, v in vars(e).items() if k not in ("timestamp", "personal", "key_id"))))
+             tuple(sorted((k, repr(v)) for k, v in vars(e).items() if k not in ("timestamp", "personal", "key_id", "source"))))
             for _, e in service.recorded_events()
         ]
         photo = service.photo(2024)
