@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +24,7 @@ from eventsourcing.utils import get_topic
 from service import commands as c
 from service import municipalities
 from service.aggregates.care_request import CareRequest, request_id
-from service.aggregates.child_index import ChildIndex, check_unique, child_index_id
+from service.aggregates.child_index import ChildIndex, check_same_year, check_unique, child_index_id
 from service.aggregates.errors import (
     DomainError,
     InvalidValue,
@@ -63,6 +64,7 @@ REQUEST_TOPICS = tuple(get_topic(cls) for cls in _event_classes(CareRequest))
 RECORDED_TOPICS = REQUEST_TOPICS + tuple(get_topic(cls) for cls in _event_classes(Location))
 LEDGER_TOPICS = RECORDED_TOPICS + (get_topic(RefusedLine.Refused),)
 CLOCK_TOLERANCE = dt.timedelta(minutes=5)
+RETRIES = 5  # a conflict (another process saved the same dossier, child or number first) is retried on fresh state
 
 
 class LoketEvents(Application):
@@ -89,7 +91,6 @@ class UnitOfWork:
 
     app: LoketEvents
     loaded: dict[uuid.UUID, Aggregate | None] = field(default_factory=dict)
-    after_save: list[Callable[[], None]] = field(default_factory=list)
     events: list[Any] = field(default_factory=list)
 
     def get(self, aggregate_id: uuid.UUID) -> Any:
@@ -102,10 +103,6 @@ class UnitOfWork:
 
     def add(self, aggregate: Aggregate) -> None:
         self.loaded[aggregate.id] = aggregate
-
-    def run_after_save(self) -> None:
-        for action in self.after_save:
-            action()
 
     def collect(self) -> None:
         """Take the events a command triggered, so the store records them in command order."""
@@ -133,6 +130,7 @@ class LoketService:
         )
         self.vault = Vault(keys)
         self._write_lock = threading.Lock()
+        self._area = frozenset(code for nis in settings.area for code in municipalities.related(nis))
         self._latest: dt.datetime | None = self._read_latest()
 
     def close(self) -> None:
@@ -194,7 +192,7 @@ class LoketService:
         return moment
 
     def execute(self, command: c.Command, stamp: bool = False) -> Outcome:
-        """One command, saved at once. A race on the same child or reference is retried once.
+        """One command, saved at once. A race on the same child or dossier number is retried.
 
         With `stamp`, the command is recorded now (taken under the write lock, so recorded
         times follow the store's order within this process).
@@ -202,19 +200,19 @@ class LoketService:
         with self._write_lock:
             if stamp:
                 command = command.model_copy(update={"recorded_at": self.now()})
-            for attempt in (1, 2):
+            for attempt in range(1, RETRIES + 1):
                 uow = UnitOfWork(self.events)
                 outcome = self._handle(command, uow)
                 try:
                     recordings = self._save(uow)
                 except IntegrityError:
-                    if attempt == 2:
+                    if attempt == RETRIES:
                         raise RuleViolation(
                             "Een andere gebruiker wijzigde dit dossier op hetzelfde moment; probeer opnieuw."
                         ) from None
+                    time.sleep(0.005 * attempt)
                     continue
                 self._advance(command.recorded_at)
-                uow.run_after_save()
                 outcome.position = max((r.notification.id for r in recordings), default=None)
                 return outcome
         raise AssertionError("unreachable")
@@ -241,7 +239,6 @@ class LoketService:
                 return [self._retry_single(cmd) for cmd in commands]
             if latest is not None:
                 self._advance(latest)
-            uow.run_after_save()
             return results
 
     def _remember_refusal(self, command: c.Command, error: DomainError, uow: UnitOfWork) -> None:
@@ -256,7 +253,6 @@ class LoketService:
             outcome = self._handle(command, uow)
             self._save(uow)
             self._advance(command.recorded_at)
-            uow.run_after_save()
             return outcome
         except DomainError as error:
             refusal = UnitOfWork(self.events)
@@ -296,7 +292,7 @@ class LoketService:
         if command.type == "register":
             return self._register(command.target, command.payload, uow, meta)  # type: ignore[arg-type]
         request = uow.get(request_id(command.target))
-        if request is None:
+        if not isinstance(request, CareRequest):
             raise UnknownRequest(f"Dossier '{command.target}' bestaat niet bij dit loket.", field="request")
         handler = getattr(self, f"_on_{command.type}")
         handler(request, command.payload, uow, meta)
@@ -305,7 +301,8 @@ class LoketService:
     # -- registration and identity
 
     def check_municipality(self, nis: str, field: str = "municipality") -> str:
-        area = self.settings.area or municipalities.flanders_and_brussels()
+        """A municipality of the service area, under any of its codes before or after a merger."""
+        area = self._area or municipalities.flanders_and_brussels()
         if nis not in area:
             where = "het werkingsgebied van dit loket" if self.settings.area else "Vlaanderen of Brussel"
             raise InvalidValue(f"'{field}' {nis} is geen gemeente van {where}.", field=field)
@@ -352,6 +349,11 @@ class LoketService:
                 return reference
 
     def _register(self, reference: str, cmd: c.Register, uow: UnitOfWork, meta: dict[str, Any]) -> Outcome:
+        if _looks_like_id(reference):
+            raise InvalidValue(
+                f"Referentie '{reference}' heeft de vorm van een technische id (UUID); kies een dossiernummer.",
+                field="request",
+            )
         if reference and uow.get(request_id(reference)) is not None:
             raise ReferenceTaken(f"Dossier '{reference}' bestaat al bij dit loket.", field="request")
         self.check_municipality(cmd.municipality)
@@ -366,7 +368,7 @@ class LoketService:
             municipality=cmd.municipality, child_kind="born" if eb is None and cmd.child.national_number else "unborn",
             family=cmd.family.given(), special_care=cmd.special_care, consent=cmd.consent, intake=cmd.intake,
             key_id=key_id, personal=self.vault.seal(key_id, self._personal(cmd.child, cmd.contact, cmd.notes)),
-            **meta,
+            child_indexes=[str(child_index_id(key))], **meta,
         )
         uow.add(request)
         self._link(uow, index, key, request, eb)
@@ -384,7 +386,8 @@ class LoketService:
         index = self._check_child_free(uow, key, None, request.original_year, exclude=request.id)
         data = self._current_personal(request)
         data["child"] = {**data["child"], "national_number": normalize_national_number(cmd.national_number, "national_number")}
-        request.record_birth(on=cmd.on, personal=self.vault.seal(request.key_id, data), **meta)
+        request.record_birth(on=cmd.on, personal=self.vault.seal(request.key_id, data),
+                             child_indexes=[str(child_index_id(key))], **meta)
         self._link(uow, index, key, request, None)
 
     def _on_correct_registration(
@@ -402,6 +405,7 @@ class LoketService:
         if "municipality" in changes:
             self.check_municipality(changes["municipality"])
         personal = None
+        old_indexes = self._indexes_of(request, uow)  # before the correction changes who the child is
         new_index: tuple[ChildIndex | None, str, dt.date | None] | None = None
         if given & {"child", "contact", "notes"}:
             data = self._current_personal(request)
@@ -411,35 +415,35 @@ class LoketService:
                 new_index = (self._check_child_free(uow, key, eb, year, exclude=request.id), key, eb)
                 data["child"] = cmd.child.model_dump(mode="json", exclude_none=True)
                 changes["child_kind"] = "born" if cmd.child.national_number else "unborn"
+                changes["child_indexes"] = [str(child_index_id(key))]
             if "contact" in given:
                 data["contact"] = cmd.contact.model_dump(exclude_none=True) if cmd.contact else {}
             if "notes" in given:
                 data["notes"] = cmd.notes
             personal = self.vault.seal(request.key_id, data)
-        elif "desired_start" in changes and changes["desired_start"].year != request.original_year:
-            # A corrected year must still be the only request of this child in that year.
-            for index in self._indexes_of(request, uow):
-                others = [uow.get(rid) for rid in (link.request_id for link in index.links)]
-                check_unique([o for o in others if o is not None and not o.is_open], changes["desired_start"].year,
-                             exclude=request.id)
+        if new_index is None and "desired_start" in changes and changes["desired_start"].year != request.original_year:
+            for index in old_indexes:
+                others = [uow.get(link.request_id) for link in index.links]
+                check_same_year([o for o in others if o is not None], changes["desired_start"].year, request.id)
         request.correct_registration(changes=changes, personal=personal, reason=cmd.reason, **meta)
         if new_index is not None:
-            for index in self._indexes_of(request, uow):
+            for index in old_indexes:
                 index.unlink(request.id)
             self._link(uow, new_index[0], new_index[1], request, new_index[2])
 
     def _indexes_of(self, request: CareRequest, uow: UnitOfWork) -> list[ChildIndex]:
-        data = self.vault.open(request.key_id, request.personal)
-        if data is None:
-            return []
-        keys = []
-        child = data["child"]
-        if child.get("national_number"):
-            keys.append(keyed_hash(self.vault.hash_secret, "born", child["national_number"]))
-        if child.get("parent_national_number"):
-            parent = "".join(ch for ch in child["parent_national_number"] if ch.isdigit())
-            keys.append(keyed_hash(self.vault.hash_secret, "unborn", parent, str(child.get("birth_order", 1))))
-        return [i for i in (uow.get(child_index_id(k)) for k in keys) if i is not None]
+        """The uniqueness indexes the request is linked to (also after its personal data was erased)."""
+        ids = [uuid.UUID(i) for i in request.child_indexes]
+        if not ids:  # requests registered before the ids were kept: derive them from the personal data
+            data = self.vault.open(request.key_id, request.personal)
+            child = data["child"] if data else {}
+            if child.get("national_number"):
+                ids.append(child_index_id(keyed_hash(self.vault.hash_secret, "born", child["national_number"])))
+            if child.get("parent_national_number"):
+                parent = "".join(ch for ch in child["parent_national_number"] if ch.isdigit())
+                ids.append(child_index_id(keyed_hash(
+                    self.vault.hash_secret, "unborn", parent, str(child.get("birth_order", 1)))))
+        return [i for i in (uow.get(x) for x in ids) if i is not None]
 
     # -- follow-ups: one aggregate call each
 
@@ -458,6 +462,14 @@ class LoketService:
 
     def _on_propose(self, r: CareRequest, cmd: c.Propose, uow: UnitOfWork, meta: dict[str, Any]) -> None:
         location = uow.get(location_id(cmd.location)) if _is_reference(cmd.location) else None
+        if isinstance(location, Location) and location.closed_on is not None and location.closed_on <= cmd.start:
+            raise RuleViolation(
+                f"Locatie {location.reference} ({location.name}) is gesloten sinds {location.closed_on.isoformat()}; "
+                "een voorstel daar kan niet.",
+                field="location",
+            )
+        if not isinstance(location, Location):
+            location = None
         r.propose(proposal=cmd.proposal, location=location.name if location else cmd.location,
                   location_ref=location.reference if location else None, start=cmd.start,
                   days_per_week=cmd.days_per_week, hours=list(cmd.hours), on=cmd.on, **meta)
@@ -495,9 +507,8 @@ class LoketService:
         r.void(reason=cmd.reason, **meta)
 
     def _on_erase_personal_data(self, r: CareRequest, cmd: c.ErasePersonalData, uow: UnitOfWork, meta: dict[str, Any]) -> None:
-        r.erase_personal_data(on=cmd.on, ground=cmd.ground, **meta)
         key_id = r.key_id
-        uow.after_save.append(lambda: self.vault.erase(key_id))
+        r.erase_personal_data(on=cmd.on, ground=cmd.ground, destroy_key=lambda: self.vault.erase(key_id), **meta)
 
     # -- locations
 
@@ -525,9 +536,12 @@ class LoketService:
     def get_request(self, reference_or_id: str) -> CareRequest:
         rid = _parse_id(reference_or_id)
         try:
-            return self.events.repository.get(rid)
+            found = self.events.repository.get(rid)
         except AggregateNotFoundError:
-            raise UnknownRequest(f"Dossier '{reference_or_id}' bestaat niet bij dit loket.", field="id") from None
+            found = None
+        if not isinstance(found, CareRequest):
+            raise UnknownRequest(f"Dossier '{reference_or_id}' bestaat niet bij dit loket.", field="id")
+        return found
 
     def history(self, reference_or_id: str) -> list[Any]:
         request = self.get_request(reference_or_id)
@@ -539,6 +553,14 @@ class LoketService:
     def photo(self, year: int, as_of: dt.datetime | None = None) -> dict[str, Any]:
         moment = as_of or default_moment(year)
         return take_photo(self.recorded_events(), year, moment, rules_for(year), self.settings.area)
+
+
+def _looks_like_id(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_reference(text: str) -> bool:

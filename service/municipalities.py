@@ -138,3 +138,28 @@ def all_codes() -> frozenset[str]:
     for m in mergers():
         codes.update((m.old_nis, m.new_nis))
     return frozenset(codes)
+
+
+def related(nis: str) -> frozenset[str]:
+    """The code with every code merged into it or that it was merged into (over all years)."""
+    found, todo = {nis}, [nis]
+    while todo:
+        code = todo.pop()
+        for m in mergers():
+            for a, b in ((m.old_nis, m.new_nis), (m.new_nis, m.old_nis)):
+                if a == code and b not in found:
+                    found.add(b)
+                    todo.append(b)
+    return frozenset(found)
+
+
+def valid_in(nis: str, year: int) -> list[str]:
+    """The codes that stood for this municipality on 1 January of `year`.
+
+    A code created by a later merger stands for its predecessors; an old code for its successor.
+    """
+    jan1 = dt.date(year, 1, 1)
+    predecessors = [m.old_nis for m in mergers() if m.new_nis == nis and m.valid_from > jan1 and m.old_nis != nis]
+    if predecessors:
+        return sorted({code for old in predecessors for code in valid_in(old, year)})
+    return [successor(nis, year)]

@@ -15,7 +15,7 @@ class Settings(BaseSettings):
 
     store: str = Field(default="", description="sqlite:///ABSOLUTE/PATH.sqlite or postgresql://USER@HOST:PORT/DBNAME")
     service_area: str = Field(default="", description="comma-separated NIS codes; empty = Flanders and Brussels")
-    import_batch: int = 500
+    import_batch: int = Field(default=500, ge=1, le=10000, description="history lines per import transaction")
 
     @field_validator("store")
     @classmethod

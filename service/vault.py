@@ -42,6 +42,7 @@ class SQLiteKeys:
         if conn is None:
             conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA secure_delete=ON")  # an erased key is overwritten, not just unlinked
             self._local.conn = conn
         return conn
 
@@ -56,7 +57,9 @@ class SQLiteKeys:
         return row[0] if row else None
 
     def delete(self, key_id: str) -> None:
-        self._conn().execute("DELETE FROM personal_data_keys WHERE key_id = ?", (key_id,))
+        c = self._conn()
+        c.execute("DELETE FROM personal_data_keys WHERE key_id = ?", (key_id,))
+        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # and no copy of it stays behind in the WAL file
 
     def secret(self, name: str) -> bytes:
         c = self._conn()

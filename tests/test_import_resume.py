@@ -30,12 +30,22 @@ def _import(store: str, path: Path, batch: str = "40") -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+# Sealed data, key ids and keyed digests depend on each store's own secrets.
+STORE_SPECIFIC = ("timestamp", "personal", "key_id", "source", "child_indexes")
+
+
+def _portable(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if k not in STORE_SPECIFIC}
+    return value
+
+
 def _content(store: str) -> tuple[list[tuple], dict]:
     service = LoketService(Settings(store=store))
     try:
         events = [
             (type(e).__name__, e.originator_id, e.originator_version,
-             tuple(sorted((k, repr(v)) for k, v in vars(e).items() if k not in ("timestamp", "personal", "key_id", "source"))))
+             tuple(sorted((k, repr(_portable(v))) for k, v in vars(e).items() if k not in STORE_SPECIFIC)))
             for _, e in service.recorded_events()
         ]
         photo = service.photo(2024)

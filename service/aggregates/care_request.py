@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +79,7 @@ class CareRequest(Aggregate):
         intake: str | None
         key_id: str
         personal: str
+        child_indexes: list[str] | None = None  # ids of the child's uniqueness indexes (pseudonymous)
 
         def apply(self, agg: CareRequest) -> None:
             agg._init_from_registered(self)
@@ -100,6 +102,7 @@ class CareRequest(Aggregate):
         intake: str | None,
         key_id: str,
         personal: str,
+        child_indexes: list[str],
         recorded_at: str,
         by: str,
         source: str | None = None,
@@ -122,6 +125,7 @@ class CareRequest(Aggregate):
             intake=intake,
             key_id=key_id,
             personal=personal,
+            child_indexes=list(child_indexes),
             recorded_at=recorded_at,
             by=by,
             source=source,
@@ -145,6 +149,7 @@ class CareRequest(Aggregate):
         self.intake = e.intake
         self.key_id = e.key_id
         self.personal: str | None = e.personal
+        self.child_indexes: list[str] = list(e.child_indexes or [])
         self.status = OPEN
         self.proposals: dict[str, Proposal] = {}
         self.placement: Placement | None = None
@@ -323,12 +328,17 @@ class CareRequest(Aggregate):
     class ChildBorn(Event):
         on: dt.date
         personal: str
+        child_indexes: list[str] | None = None
 
         def apply(self, agg: CareRequest) -> None:
             agg.child_kind = "born"
             agg.personal = self.personal
+            agg.child_indexes = [*agg.child_indexes, *(self.child_indexes or [])]
 
-    def record_birth(self, *, on: dt.date, personal: str, recorded_at: str, by: str, source: str | None = None) -> None:
+    def record_birth(
+        self, *, on: dt.date, personal: str, child_indexes: list[str], recorded_at: str, by: str,
+        source: str | None = None,
+    ) -> None:
         self.check_not_voided()
         check_not_after_recording("on", on, recorded_at)
         if self.child_kind != "unborn":
@@ -336,7 +346,10 @@ class CareRequest(Aggregate):
                 f"Dossier {self.reference} is geregistreerd voor een geboren kind; gebruik een correctie.",
                 field="national_number",
             )
-        self.trigger_event(self.ChildBorn, on=on, personal=personal, recorded_at=recorded_at, by=by, source=source)
+        self.trigger_event(
+            self.ChildBorn, on=on, personal=personal, child_indexes=list(child_indexes),
+            recorded_at=recorded_at, by=by, source=source,
+        )
 
     class ProposalMade(Event):
         proposal: str
@@ -502,10 +515,15 @@ class CareRequest(Aggregate):
             agg.personal = None
             agg.erased = True
 
-    def erase_personal_data(self, *, on: dt.date, ground: str, recorded_at: str, by: str, source: str | None = None) -> None:
+    def erase_personal_data(
+        self, *, on: dt.date, ground: str, destroy_key: Callable[[], None], recorded_at: str, by: str,
+        source: str | None = None,
+    ) -> None:
+        """The key goes first: an erasure is never recorded while the data can still be read."""
         if self.erased:
             raise RuleViolation(f"De persoonsgegevens van dossier {self.reference} zijn al gewist.")
         check_not_after_recording("on", on, recorded_at)
+        destroy_key()
         self.trigger_event(self.PersonalDataErased, on=on, ground=ground, recorded_at=recorded_at, by=by, source=source)
 
     def _set_proposal_state(self, proposal: str, state: str) -> None:

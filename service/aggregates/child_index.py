@@ -91,3 +91,14 @@ def check_unique(existing: Iterable[CareRequest], original_year: int, exclude: u
                 f"dossier {other.reference}. Wijzig of heropen dat dossier.",
                 other.reference,
             )
+
+
+def check_same_year(others: Iterable[CareRequest], year: int, exclude: uuid.UUID) -> None:
+    """A corrected desired start may not give the child a second request in that year."""
+    for other in others:
+        if other.id != exclude and other.status != "voided" and other.original_year == year:
+            raise DuplicateChild(
+                f"Dit kind heeft al een opvangvraag met gewenste start in {year}: dossier {other.reference}. "
+                "Corrigeer of schrap eerst dat dossier.",
+                other.reference,
+            )

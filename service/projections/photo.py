@@ -110,7 +110,7 @@ def photo_from_states(
 ) -> dict[str, Any]:
     total = empty_figures(rules)
     per_municipality: dict[str, dict[str, dict[str, int]]] = {
-        municipalities.successor(nis, year): empty_figures(rules) for nis in service_area
+        code: empty_figures(rules) for nis in service_area for code in municipalities.valid_in(nis, year)
     }
     for _, nis, cats, outcome in classified(states, year, rules):
         add(total, cats, outcome)
