@@ -135,20 +135,22 @@ class LoketService:
 
     def close(self) -> None:
         self.events.close()
-        if isinstance(self.vault._keys, PostgresKeys):
-            self.vault._keys.close()
+        self.vault.close()
 
     # ------------------------------------------------------------- positions
 
     def _read_latest(self) -> dt.datetime | None:
         """The recorded time of the newest recorded event (history is only ever appended)."""
         top = self.events.recorder.max_notification_id() or 0
-        start = max(1, top - 50)
-        notes = self.events.recorder.select_notifications(start, 100, topics=RECORDED_TOPICS)
-        if not notes:
-            return None
-        state = self.events.mapper.transcoder.decode(notes[-1].state)
-        return dt.datetime.fromisoformat(state["recorded_at"])
+        window = 256
+        while top > 0:  # look back window by window: the newest events may be index or ledger events
+            start = max(1, top - window + 1)
+            notes = self.events.recorder.select_notifications(start, window, stop=top, topics=RECORDED_TOPICS)
+            if notes:
+                state = self.events.mapper.transcoder.decode(notes[-1].state)
+                return dt.datetime.fromisoformat(state["recorded_at"])
+            top = start - 1
+        return None
 
     def recorded_events(self, topics: Sequence[str] = REQUEST_TOPICS, page: int = 2000) -> Iterator[tuple[int, Any]]:
         """(position, domain event) in the order the store recorded them."""

@@ -146,3 +146,8 @@ class Vault:
 
     def erase(self, key_id: str) -> None:
         self._keys.delete(key_id)
+
+    def close(self) -> None:
+        close = getattr(self._keys, "close", None)
+        if close is not None:
+            close()

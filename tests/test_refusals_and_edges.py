@@ -185,3 +185,17 @@ def test_an_import_batch_size_below_one_is_a_settings_error() -> None:
 def test_the_national_number_in_a_wrong_line_is_never_echoed(svc, tmp_path) -> None:
     report = _import(svc, tmp_path, [register_line("R1", child={"national_number": CHILD_A[:-1] + "0"})])
     assert CHILD_A[:-1] + "0" not in report.refused[0][1]
+
+
+def test_the_latest_recording_time_survives_a_restart_behind_many_refused_lines(tmp_path) -> None:
+    store = f"sqlite:///{tmp_path}/r.sqlite"
+    first = LoketService(Settings(store=store))
+    unknown = [line("withdraw", f"X{i}", T.format(5), on="2025-03-05", reason="x") for i in range(300)]
+    _import(first, tmp_path, [register_line("R1", at=T.format(5)), *unknown])
+    first.close()
+    second = LoketService(Settings(store=store))
+    try:
+        report = _import(second, tmp_path, [register_line("R2", at=T.format(1), child={"national_number": CHILD_B})], "b.jsonl")
+        assert [n for n, _ in report.refused] == [1] and "voor het laatst geregistreerde" in report.refused[0][1]
+    finally:
+        second.close()
