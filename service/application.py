@@ -8,6 +8,7 @@ line refused by a rule triggers nothing, so it leaves nothing behind.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import threading
 import time
 import uuid
@@ -28,6 +29,7 @@ from service.aggregates.child_index import ChildIndex, check_same_year, check_un
 from service.aggregates.errors import (
     DomainError,
     InvalidValue,
+    RecordedInFuture,
     RecordedTooEarly,
     ReferenceTaken,
     RuleViolation,
@@ -64,7 +66,7 @@ REQUEST_TOPICS = tuple(get_topic(cls) for cls in _event_classes(CareRequest))
 RECORDED_TOPICS = REQUEST_TOPICS + tuple(get_topic(cls) for cls in _event_classes(Location))
 LEDGER_TOPICS = RECORDED_TOPICS + (get_topic(RefusedLine.Refused),)
 CLOCK_TOLERANCE = dt.timedelta(minutes=5)
-RETRIES = 5  # a conflict (another process saved the same dossier, child or number first) is retried on fresh state
+RETRIES = 8  # a conflict (another process saved the same dossier, child or number first) is retried on fresh state
 
 
 class LoketEvents(Application):
@@ -212,7 +214,7 @@ class LoketService:
                         raise RuleViolation(
                             "Een andere gebruiker wijzigde dit dossier op hetzelfde moment; probeer opnieuw."
                         ) from None
-                    time.sleep(0.005 * attempt)
+                    time.sleep(random.uniform(0.005, 0.02) * attempt)  # jitter: racing processes spread out
                     continue
                 self._advance(command.recorded_at)
                 outcome.position = max((r.notification.id for r in recordings), default=None)
@@ -244,7 +246,7 @@ class LoketService:
             return results
 
     def _remember_refusal(self, command: c.Command, error: DomainError, uow: UnitOfWork) -> None:
-        if command.source is not None:
+        if command.source is not None and error.lasting:
             uow.add(RefusedLine.record(command.source, error.code, error.message))
             uow.collect()
 
@@ -271,7 +273,7 @@ class LoketService:
 
     def _check_time(self, command: c.Command, latest: dt.datetime | None) -> None:
         if command.recorded_at > dt.datetime.now(BRUSSELS) + CLOCK_TOLERANCE:
-            raise RecordedTooEarly(
+            raise RecordedInFuture(
                 f"Tijdstip 'at' {command.recorded_at.isoformat()} ligt in de toekomst: een feit wordt pas "
                 "geregistreerd nadat het gebeurde.",
                 field="at",

@@ -184,9 +184,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Geweigerd: {error.message}", file=sys.stderr)
         return EXIT_REFUSED
     except ValidationError as error:  # the settings (LOKET_*) are wrong
-        for problem in error.errors():
-            name = "LOKET_" + "_".join(str(p) for p in problem["loc"]).upper()
-            print(f"Instelling {name}: {str(problem['msg']).removeprefix('Value error, ')}", file=sys.stderr)
+        from service.commands import problems_of
+
+        for field, message in problems_of(error.errors()):
+            print(f"Instelling LOKET_{field.upper()}: {message}", file=sys.stderr)
         return EXIT_USAGE
     except (PersistenceError, psycopg.OperationalError) as error:
         print(f"De opslag is niet bereikbaar ({type(error).__name__}): controleer LOKET_STORE en of de "

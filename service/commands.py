@@ -305,6 +305,15 @@ class Command(BaseModel):
         return self.type in LOCATION_COMMANDS
 
 
+def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object hook: a key given twice is refused, never silently the last one."""
+    keys = [k for k, _ in pairs]
+    doubles = sorted({k for k in keys if keys.count(k) > 1})
+    if doubles:
+        raise ValueError(f"veld {', '.join(doubles)} staat er meer dan eens")
+    return dict(pairs)
+
+
 class ShapeError(ValueError):
     """A command whose shape is wrong: one Dutch message per wrong field."""
 

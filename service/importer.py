@@ -19,7 +19,7 @@ from typing import Any
 
 from service.aggregates.errors import DomainError
 from service.application import LoketService
-from service.commands import Command, ShapeError, parse_line
+from service.commands import Command, ShapeError, no_duplicate_keys, parse_line
 
 MAX_PROBLEMS = 50
 
@@ -60,12 +60,7 @@ def _normalized(value: Any) -> Any:
     return value
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    doubles = sorted({k for k in keys if keys.count(k) > 1})
-    if doubles:
-        raise ValueError(f"veld {', '.join(doubles)} staat er meer dan eens")
-    return dict(pairs)
+
 
 
 def _read_text(path: Path) -> str:
@@ -90,7 +85,7 @@ def _parse(text: str, key: bytes) -> Iterator[tuple[int, Command | str]]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line, object_pairs_hook=_no_duplicate_keys)
+            obj = json.loads(line, object_pairs_hook=no_duplicate_keys)
         except json.JSONDecodeError as error:
             yield number, f"geen geldige JSON ({error.msg}, kolom {error.colno})"
             continue

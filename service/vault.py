@@ -145,6 +145,8 @@ class Vault:
         return json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], key_id.encode()))
 
     def erase(self, key_id: str) -> None:
+        with self._lock:
+            self._new.pop(key_id, None)  # a key not yet written must never be written after its erasure
         self._keys.delete(key_id)
 
     def close(self) -> None:

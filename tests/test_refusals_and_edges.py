@@ -199,3 +199,35 @@ def test_the_latest_recording_time_survives_a_restart_behind_many_refused_lines(
         assert [n for n, _ in report.refused] == [1] and "voor het laatst geregistreerde" in report.refused[0][1]
     finally:
         second.close()
+
+
+def test_registering_and_erasing_in_one_import_leaves_no_key(svc, tmp_path) -> None:
+    _import(svc, tmp_path, [register_line("R1"), line("erase_personal_data", "R1", T.format(1), on="2025-03-01", ground="x")])
+    request = svc.get_request("R1")
+    assert request.erased and svc.vault._keys.get(request.key_id) is None
+
+
+def test_a_line_refused_for_a_future_time_is_judged_again_later(svc, tmp_path, monkeypatch) -> None:
+    import datetime as dt
+
+    from service import application
+
+    lines = [register_line("R1", at="2026-12-03T10:00:00+01:00", request_date="2026-12-03", desired_start="2027-09-01")]
+    real = dt.datetime
+
+    class Earlier(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return real(2026, 12, 1, tzinfo=tz)
+
+    monkeypatch.setattr(application.dt, "datetime", Earlier)
+    assert [n for n, _ in _import(svc, tmp_path, lines).refused] == [1]
+    monkeypatch.setattr(application.dt, "datetime", real)
+    assert _import(svc, tmp_path, lines).applied == 1
+
+
+def test_the_api_refuses_a_key_given_twice(tmp_path) -> None:
+    with TestClient(create_app(Settings(store=f"sqlite:///{tmp_path}/d.sqlite"))) as client:
+        r = client.post("/api/requests", content='{"request_date": "2026-01-01", "request_date": "2026-01-02"}',
+                        headers={"content-type": "application/json"})
+        assert r.status_code == 422 and "meer dan eens" in r.json()["melding"]

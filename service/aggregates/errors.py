@@ -7,6 +7,7 @@ class DomainError(Exception):
     """A command refused by a rule of the domain."""
 
     code = "regel"
+    lasting = True  # the same command will be refused again (an import remembers the refusal)
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -48,3 +49,10 @@ class RecordedTooEarly(DomainError):
     """History is only ever appended: a recorded time before the store's latest is refused."""
 
     code = "tijd_te_vroeg"
+
+
+class RecordedInFuture(DomainError):
+    """A recording time ahead of the clock: refused now, acceptable later (not remembered)."""
+
+    code = "tijd_in_toekomst"
+    lasting = False

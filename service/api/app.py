@@ -7,6 +7,7 @@ with Dutch messages that name the field. One service per application, built here
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,13 +23,14 @@ from service.aggregates.errors import (
     DomainError,
     DuplicateChild,
     InvalidValue,
+    RecordedInFuture,
     RecordedTooEarly,
     ReferenceTaken,
     UnknownRequest,
 )
 from service.api import photos, requests
 from service.bootstrap import build
-from service.commands import ShapeError, problems_of
+from service.commands import ShapeError, no_duplicate_keys, problems_of
 from service.settings import Settings
 
 logger = logging.getLogger("loket.api")
@@ -37,6 +39,7 @@ STATUS = {
     DuplicateChild: 409,
     ReferenceTaken: 409,
     RecordedTooEarly: 409,
+    RecordedInFuture: 422,
     UnknownRequest: 404,
     InvalidValue: 422,
 }
@@ -62,6 +65,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = build(settings)
+    @app.middleware("http")
+    async def refuse_duplicate_keys(request: Request, call_next: Any) -> Any:
+        if request.method in ("POST", "PUT", "PATCH") and "json" in request.headers.get("content-type", ""):
+            body = await request.body()
+            try:
+                json.loads(body or b"{}", object_pairs_hook=no_duplicate_keys)
+            except ValueError as error:
+                if not isinstance(error, json.JSONDecodeError):  # bad JSON is answered by the route itself
+                    return _invalid([("(inhoud)", str(error))])
+        return await call_next(request)
+
     app.include_router(requests.router)
     app.include_router(photos.router)
 

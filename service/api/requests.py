@@ -117,8 +117,9 @@ def state(id: RequestId, service: Service) -> dict[str, Any]:
     }
 
 
+# Technical or pseudonymous fields stay out of the audit trail people read.
 _HIDDEN = {"originator_id", "originator_version", "timestamp", "originator_topic", "personal", "key_id", "source",
-           "recorded_at", "by", "reference"}
+           "recorded_at", "by", "reference", "child_indexes"}
 
 
 @router.get("/{id}/history", summary="Het verloop van een opvangvraag (audit trail)")
@@ -126,6 +127,8 @@ def history(id: RequestId, service: Service) -> list[dict[str, Any]]:
     trail = []
     for event in service.history(id):
         fields = {k: v for k, v in vars(event).items() if k not in _HIDDEN}
+        if isinstance(fields.get("changes"), dict):
+            fields["changes"] = {k: v for k, v in fields["changes"].items() if k not in _HIDDEN}
         if getattr(event, "personal", None) is not None:
             fields["personal_data_changed"] = True
         trail.append({
