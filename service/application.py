@@ -130,7 +130,7 @@ class LoketService:
             if settings.is_postgres
             else SQLiteKeys(str(settings.sqlite_path) + ".keys")
         )
-        self.vault = Vault(keys)
+        self.vault = Vault(keys, settings.secret_file)
         self._write_lock = threading.Lock()
         self._area = frozenset(code for nis in settings.area for code in municipalities.related(nis))
         self._latest: dt.datetime | None = self._read_latest()

@@ -15,6 +15,10 @@ class Settings(BaseSettings):
 
     store: str = Field(default="", description="sqlite:///ABSOLUTE/PATH.sqlite or postgresql://USER@HOST:PORT/DBNAME")
     service_area: str = Field(default="", description="comma-separated NIS codes; empty = Flanders and Brussels")
+    secret_file: Path | None = Field(
+        default=None,
+        description="file with the loket's secret for keyed hashes; empty = kept beside the keys in the store",
+    )
     import_batch: int = Field(default=500, ge=1, le=10000, description="history lines per import transaction")
 
     @field_validator("store")

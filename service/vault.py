@@ -13,6 +13,7 @@ import os
 import sqlite3
 import threading
 import uuid
+from pathlib import Path
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -103,12 +104,25 @@ class PostgresKeys:
         self._pool.close()
 
 
+def _file_secret(path: Path) -> bytes:
+    """The loket's secret for keyed hashes from a file of its own (created once, readable by the owner only)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(os.urandom(32))
+    secret = path.read_bytes()
+    if len(secret) < 32:
+        raise ValueError(f"het geheim in {path} is te kort (minstens 32 bytes)")
+    return secret
+
+
 class Vault:
-    def __init__(self, keys: _KeyTable) -> None:
+    def __init__(self, keys: _KeyTable, secret_file: Path | None = None) -> None:
         self._keys = keys
         self._new: dict[str, bytes] = {}
         self._lock = threading.Lock()
-        self.hash_secret = keys.secret("child_identity_hmac")
+        self.hash_secret = _file_secret(secret_file) if secret_file else keys.secret("child_identity_hmac")
 
     def new_key(self) -> str:
         """A fresh key for one request; kept in memory until `flush`, which runs before the events are saved."""

@@ -231,3 +231,17 @@ def test_the_api_refuses_a_key_given_twice(tmp_path) -> None:
         r = client.post("/api/requests", content='{"request_date": "2026-01-01", "request_date": "2026-01-02"}',
                         headers={"content-type": "application/json"})
         assert r.status_code == 422 and "meer dan eens" in r.json()["melding"]
+
+
+def test_the_secret_can_live_in_a_file_of_its_own(tmp_path) -> None:
+    secret = tmp_path / "secret" / "loket.secret"
+    first = LoketService(Settings(store=f"sqlite:///{tmp_path}/f.sqlite", secret_file=secret))
+    _import(first, tmp_path, [register_line("R1")])
+    first.close()
+    assert secret.stat().st_mode & 0o777 == 0o600 and len(secret.read_bytes()) == 32
+    again = LoketService(Settings(store=f"sqlite:///{tmp_path}/f.sqlite", secret_file=secret))
+    try:  # the same secret finds the same child
+        report = _import(again, tmp_path, [register_line("R2", at=T.format(1))], "b.jsonl")
+        assert "R1" in report.refused[0][1]
+    finally:
+        again.close()
