@@ -16,7 +16,12 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from service.aggregates.categories import is_urgent, wants_extended_hours
+from service.aggregates.categories import (
+    is_priority_group,
+    is_urgent,
+    is_vulnerable_family,
+    wants_extended_hours,
+)
 from service.aggregates.errors import InvalidValue, RuleViolation
 from service.aggregates.recorded import RecordedEvent
 
@@ -173,6 +178,16 @@ class CareRequest(Aggregate):
     @property
     def extended_hours(self) -> bool:
         return wants_extended_hours(self.hours)
+
+    def categories(self, in_brussels: bool) -> dict[str, bool]:
+        """The derived categories: urgent and extended hours on the original request, the family as last recorded."""
+        return {
+            "urgent": self.urgent,
+            "extended_hours": self.extended_hours,
+            "priority_group": is_priority_group(self.family, in_brussels),
+            "vulnerable_family": is_vulnerable_family(self.family),
+            "special_care": self.special_care,
+        }
 
     @property
     def counts_in_figures(self) -> bool:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, create_model
 
 from service import commands as c
 from service.aggregates.care_request import STATUS_NL, CareRequest
-from service.aggregates.categories import is_priority_group, is_vulnerable_family, one_month_after
+from service.aggregates.categories import one_month_after
 from service.application import LoketService
 from service.municipalities import is_brussels
 
@@ -74,19 +74,26 @@ for _name in c.FOLLOW_UPS:
     _follow_up_route(_name, c.REQUEST_COMMANDS[_name])
 
 
+_REASONS = {
+    "priority_group": "minstens twee van kenmerken 1-4 (werk/opleiding, alleenstaand, laag inkomen, pleeggezin)",
+    "vulnerable_family": "minstens twee van 1, 2, 3, 5, 6, waarvan één van laag inkomen, gezondheid, laag opleidingsniveau",
+    "special_care": "zoals geregistreerd of laatst bijgewerkt",
+}
+
+
 def _categories(r: CareRequest) -> dict[str, dict[str, Any]]:
-    """Derived categories with the reason for each, in Dutch."""
+    """The request's derived categories (computed by the domain), each with its reason in Dutch."""
+    brussels = is_brussels(r.municipality)
     limit = one_month_after(r.request_date)
-    return {
-        "urgent": {"value": r.urgent, "reden": f"gewenste start {r.desired_start.isoformat()} "
-                   f"{'ligt' if r.urgent else 'ligt niet'} op of voor {limit.isoformat()} (aanvraag + 1 maand)"},
-        "extended_hours": {"value": r.extended_hours, "reden": "gevraagd: " + (", ".join(r.hours) or "geen")},
-        "priority_group": {"value": is_priority_group(r.family, is_brussels(r.municipality)),
-                           "reden": "minstens twee van kenmerken 1-4" + (" en Nederlands (Brussel)" if is_brussels(r.municipality) else "")},
-        "vulnerable_family": {"value": is_vulnerable_family(r.family),
-                              "reden": "minstens twee van 1, 2, 3, 5, 6 waarvan één van 3, 5, 6"},
-        "special_care": {"value": r.special_care, "reden": "zoals geregistreerd of laatst bijgewerkt"},
+    reasons = {
+        **_REASONS,
+        "urgent": f"gewenste start {r.desired_start.isoformat()} {'ligt' if r.urgent else 'ligt niet'} op of voor "
+                  f"{limit.isoformat()} (aanvraagdatum + 1 kalendermaand)",
+        "extended_hours": "gevraagd: " + (", ".join(r.hours) or "geen ruimere openingsmomenten"),
     }
+    if brussels:
+        reasons["priority_group"] += "; in Brussel ook een ouder die voldoende Nederlands spreekt"
+    return {name: {"value": value, "reden": reasons[name]} for name, value in r.categories(brussels).items()}
 
 
 @router.get("/{id}", summary="De huidige toestand van een opvangvraag")

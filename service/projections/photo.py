@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from service import municipalities
 from service.aggregates.care_request import SOLVED_ELSEWHERE, WITHDRAWN, CareRequest
-from service.aggregates.categories import deviates, is_priority_group, is_vulnerable_family
+from service.aggregates.categories import deviates
 from service.projections.rules import RuleSet
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -68,18 +68,9 @@ def classify(request: CareRequest, rules: RuleSet) -> str:
 
 
 def categories_of(request: CareRequest, municipality: str, rules: RuleSet) -> list[str]:
-    cats = ["all"]
-    if request.urgent:
-        cats.append("urgent")
-    if request.extended_hours:
-        cats.append("extended_hours")
-    if rules.reports_priority_group and is_priority_group(request.family, municipalities.is_brussels(municipality)):
-        cats.append("priority_group")
-    if is_vulnerable_family(request.family):
-        cats.append("vulnerable_family")
-    if request.special_care:
-        cats.append("special_care")
-    return cats
+    """The rows of the report this request counts in, by the year's rule set."""
+    derived = request.categories(municipalities.is_brussels(municipality))
+    return ["all", *(cat for cat in rules.categories if cat != "all" and derived[cat])]
 
 
 def empty_figures(rules: RuleSet) -> dict[str, dict[str, int]]:
