@@ -38,9 +38,10 @@ from service.aggregates.errors import (
 from service.aggregates.import_ledger import RefusedLine
 from service.aggregates.location import Location, location_id
 from service.aggregates.reference_counter import ReferenceCounter, counter_id
+from service.aggregates.stored_photo import StoredPhoto
 from service.identity import keyed_hash, normalize_national_number
-from service.projections.photo import default_moment, take_photo
-from service.projections.rules import rules_for
+from service.projections.photo import default_moment, fold, take_photo
+from service.projections.rules import RuleSet, rules_for
 from service.settings import Settings
 from service.vault import PostgresKeys, SQLiteKeys, Vault
 
@@ -65,6 +66,7 @@ def _event_classes(aggregate: type[Aggregate]) -> list[type]:
 REQUEST_TOPICS = tuple(get_topic(cls) for cls in _event_classes(CareRequest))
 RECORDED_TOPICS = REQUEST_TOPICS + tuple(get_topic(cls) for cls in _event_classes(Location))
 LEDGER_TOPICS = RECORDED_TOPICS + (get_topic(RefusedLine.Refused),)
+TIMED_TOPICS = RECORDED_TOPICS + (get_topic(StoredPhoto.Taken),)  # events that move history's clock on
 CLOCK_TOLERANCE = dt.timedelta(minutes=5)
 RETRIES = 8  # a conflict (another process saved the same dossier, child or number first) is retried on fresh state
 
@@ -147,18 +149,19 @@ class LoketService:
         window = 256
         while top > 0:  # look back window by window: the newest events may be index or ledger events
             start = max(1, top - window + 1)
-            notes = self.events.recorder.select_notifications(start, window, stop=top, topics=RECORDED_TOPICS)
+            notes = self.events.recorder.select_notifications(start, window, stop=top, topics=TIMED_TOPICS)
             if notes:
                 state = self.events.mapper.transcoder.decode(notes[-1].state)
-                return dt.datetime.fromisoformat(state["recorded_at"])
+                return dt.datetime.fromisoformat(state.get("recorded_at") or state["taken_at"])
             top = start - 1
         return None
 
-    def recorded_events(self, topics: Sequence[str] = REQUEST_TOPICS, page: int = 2000) -> Iterator[tuple[int, Any]]:
-        """(position, domain event) in the order the store recorded them."""
-        start = 1
+    def recorded_events(
+        self, topics: Sequence[str] = REQUEST_TOPICS, page: int = 2000, start: int = 1, stop: int | None = None
+    ) -> Iterator[tuple[int, Any]]:
+        """(position, domain event) in the order the store recorded them, from `start` up to `stop`."""
         while True:
-            notes = self.events.recorder.select_notifications(start, page, topics=topics)
+            notes = self.events.recorder.select_notifications(start, page, stop=stop, topics=topics)
             for n in notes:
                 yield n.id, self.events.mapper.to_domain_event(n)
             if len(notes) < page:
@@ -265,6 +268,12 @@ class LoketService:
             return error
         except IntegrityError:
             return RuleViolation("Een andere gebruiker wijzigde dit dossier op hetzelfde moment; importeer opnieuw.")
+
+    def record(self, *aggregates: Aggregate, recorded_at: dt.datetime) -> None:
+        """Save aggregates that are not commands on a request (a stored photo); history moves on to `recorded_at`."""
+        with self._write_lock:
+            self.events.save(*aggregates)
+            self._advance(recorded_at)
 
     def _save(self, uow: UnitOfWork) -> list[Any]:
         """New keys first (an orphan key is harmless), then the events in one transaction."""
@@ -554,9 +563,15 @@ class LoketService:
     def personal_data(self, request: CareRequest) -> dict[str, Any] | None:
         return self.vault.open(request.key_id, request.personal)
 
-    def photo(self, year: int, as_of: dt.datetime | None = None) -> dict[str, Any]:
+    def photo(
+        self, year: int, as_of: dt.datetime | None = None, upto: int | None = None, rules: RuleSet | None = None
+    ) -> dict[str, Any]:
+        """The photo of `year` as known at `as_of`; a rebuild passes the stored position and rule set."""
         moment = as_of or default_moment(year)
-        return take_photo(self.recorded_events(), year, moment, rules_for(year), self.settings.area)
+        return take_photo(self.recorded_events(stop=upto), year, moment, rules or rules_for(year), self.settings.area)
+
+    def request_states(self, as_of: dt.datetime, upto: int | None = None) -> tuple[dict[uuid.UUID, CareRequest], int]:
+        return fold(self.recorded_events(stop=upto), as_of)
 
 
 def _looks_like_id(text: str) -> bool:

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from service.application import LoketService
 
 from service.aggregates.errors import DomainError
 
@@ -62,21 +70,42 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_REFUSED
 
 
-def cmd_photo(args: argparse.Namespace) -> int:
+class StoreMissing(Exception):
+    """A read-only command named a store that does not exist."""
+
+
+@contextmanager
+def _existing_store() -> Iterator[LoketService]:
+    """The configured store, refusing one that does not exist (a typo never reads as an empty loket)."""
     from service.bootstrap import build
-    from service.reports import photo_csv_bytes, photo_json, photo_workbook
     from service.settings import Settings
 
     settings = Settings()
     if not settings.is_postgres and not settings.sqlite_path.exists():
-        print(f"Er is geen opslag op {settings.sqlite_path}: importeer eerst een geschiedenis, of zet LOKET_STORE "
-              "op de juiste opslag (bv. sqlite:///$PWD/var/demo.sqlite na make demo).", file=sys.stderr)
-        return EXIT_USAGE
+        raise StoreMissing(
+            f"Er is geen opslag op {settings.sqlite_path}: importeer eerst een geschiedenis, of zet LOKET_STORE "
+            "op de juiste opslag (bv. sqlite:///$PWD/var/demo.sqlite na make demo)."
+        )
     service = build(settings)
     try:
-        photo = service.photo(args.year, args.as_of)
+        yield service
     finally:
         service.close()
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def cmd_photo(args: argparse.Namespace) -> int:
+    from service.photos import PhotoBook
+    from service.reports import photo_csv_bytes, photo_json, photo_workbook
+
+    with _existing_store() as service:
+        if args.take:
+            _print_json(PhotoBook(service).take(args.year, args.as_of, args.by))
+            return EXIT_OK
+        photo = service.photo(args.year, args.as_of)
     if args.format == "json":
         data = photo_json(photo).encode()
     elif args.format == "csv":
@@ -95,6 +124,51 @@ def cmd_photo(args: argparse.Namespace) -> int:
         print(f"Foto {args.year} geschreven naar {args.out}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
+    return EXIT_OK
+
+
+def cmd_photos(args: argparse.Namespace) -> int:
+    from service.photos import PhotoBook
+
+    with _existing_store() as service:
+        _print_json(PhotoBook(service).listing())
+    return EXIT_OK
+
+
+def cmd_verify_photo(args: argparse.Namespace) -> int:
+    from service.photos import PhotoBook
+
+    with _existing_store() as service:
+        rebuilds = PhotoBook(service).verify(args.year)
+    if not rebuilds:
+        print(f"Er is geen genomen foto van {args.year} om te controleren.", file=sys.stderr)
+        return EXIT_USAGE
+    for r in rebuilds:
+        head = f"foto {args.year} op {r.stored['as_of']} (positie {r.stored['position']}, {r.stored['rules']})"
+        if r.identical:
+            print(f"{head}: herbouwd en identiek (cijfers {r.figures_digest[:16]}…, werkboek {r.workbook_digest[:16]}…)")
+            continue
+        print(f"{head}: VERSCHILT bij herbouw")
+        for line in r.differing_figures:
+            print(f"  cijfer {line}")
+        if r.differing_requests:
+            print(f"  dossiers anders ingedeeld: {', '.join(r.differing_requests)}")
+    return EXIT_OK if all(r.identical for r in rebuilds) else EXIT_REFUSED
+
+
+def cmd_restatement(args: argparse.Namespace) -> int:
+    from service.photos import PhotoBook
+
+    with _existing_store() as service:
+        _print_json(PhotoBook(service).restatement(args.year, args.as_of))
+    return EXIT_OK
+
+
+def cmd_drill(args: argparse.Namespace) -> int:
+    from service.photos import PhotoBook
+
+    with _existing_store() as service:
+        _print_json(PhotoBook(service).drill(args.year, args.municipality, args.category, args.bucket, args.as_of))
     return EXIT_OK
 
 
@@ -154,7 +228,30 @@ def parser() -> argparse.ArgumentParser:
     photo.add_argument("--as-of", type=_moment, default=None, help="ISO 8601-tijdstip met tijdzone")
     photo.add_argument("--format", choices=("json", "xlsx", "csv"), default="json")
     photo.add_argument("--out", default=None)
+    photo.add_argument("--take", action="store_true", help="de foto nemen en bewaren (toont de bewaarde foto met digests)")
+    photo.add_argument("--by", default=os.environ.get("USER", "loket"), help="wie de foto neemt")
     photo.set_defaults(run=cmd_photo)
+
+    photos = sub.add_parser("photos", help="de genomen foto's")
+    photos.set_defaults(run=cmd_photos)
+
+    verify = sub.add_parser("verify-photo", help="elke genomen foto van een jaar herbouwen en vergelijken")
+    verify.add_argument("year", type=_year)
+    verify.set_defaults(run=cmd_verify_photo)
+
+    restate = sub.add_parser("restatement", help="een genomen foto naast de cijfers zoals nu gekend")
+    restate.add_argument("year", type=_year)
+    restate.add_argument("--as-of", type=_moment, default=None, help="het moment van de genomen foto")
+    restate.set_defaults(run=cmd_restatement)
+
+    drill = sub.add_parser("drill", help="de dossiers achter een cijfer")
+    drill.add_argument("year", type=_year)
+    drill.add_argument("--municipality", default=None, help="NIS-code; zonder: alle gemeenten")
+    drill.add_argument("--category", default="all")
+    drill.add_argument("--bucket", default="requests",
+                       choices=("requests", "unanswered", "no_proposal", "not_accepted", "deviating"))
+    drill.add_argument("--as-of", type=_moment, default=None)
+    drill.set_defaults(run=cmd_drill)
 
     serve = sub.add_parser("serve", help="de HTTP-API starten")
     serve.add_argument("--host", default="127.0.0.1")
@@ -183,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as error:
         print(f"Geweigerd: {error.message}", file=sys.stderr)
         return EXIT_REFUSED
+    except StoreMissing as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_USAGE
     except ValidationError as error:  # the settings (LOKET_*) are wrong
         from service.commands import problems_of
 

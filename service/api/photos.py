@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from service.aggregates.errors import InvalidValue
 from service.api.requests import Service
+from service.photos import PhotoBook
 from service.reports import CSV_MEDIA_TYPE, photo_csv_bytes, photo_workbook
 
 router = APIRouter(prefix="/api/photos", tags=["foto"])
@@ -43,6 +44,50 @@ def photo_xlsx(year: Year, service: Service, as_of: AsOf = None) -> Response:
 @router.get("/{year}.csv", summary="De foto als CSV (puntkomma, UTF-8)", response_class=Response)
 def photo_csv(year: Year, service: Service, as_of: AsOf = None) -> Response:
     return _download(photo_csv_bytes(service.photo(year, _moment(as_of))), CSV_MEDIA_TYPE, f"foto-{year}.csv")
+
+
+@router.get("", summary="De genomen foto's")
+def stored_photos(service: Service) -> list[dict[str, Any]]:
+    return PhotoBook(service).listing()
+
+
+@router.post("/{year}", status_code=201, summary="De foto nemen en bewaren (met digests)")
+def take(year: Year, service: Service, as_of: AsOf = None,
+         by: Annotated[str, Query(min_length=1, max_length=200, description="wie de foto neemt")] = "loket") -> dict[str, Any]:
+    return PhotoBook(service).take(year, _moment(as_of), by)
+
+
+@router.get("/{year}/verify", summary="Elke genomen foto van het jaar herbouwen en vergelijken")
+def verify(year: Year, service: Service) -> dict[str, Any]:
+    rebuilds = PhotoBook(service).verify(year)
+    return {
+        "year": year,
+        "identical": all(r.identical for r in rebuilds) and bool(rebuilds),
+        "photos": [
+            {"as_of": r.stored["as_of"], "position": r.stored["position"], "rules": r.stored["rules"],
+             "identical": r.identical, "stored_figures_digest": r.stored["figures_digest"],
+             "rebuilt_figures_digest": r.figures_digest, "stored_workbook_digest": r.stored["workbook_digest"],
+             "rebuilt_workbook_digest": r.workbook_digest, "differing_figures": r.differing_figures,
+             "differing_requests": r.differing_requests}
+            for r in rebuilds
+        ],
+    }
+
+
+@router.get("/{year}/restatement", summary="Een genomen foto naast de cijfers zoals nu gekend")
+def restatement(year: Year, service: Service, as_of: AsOf = None) -> dict[str, Any]:
+    return PhotoBook(service).restatement(year, _moment(as_of))
+
+
+@router.get("/{year}/drill", summary="De dossiers achter een cijfer (zonder persoonsgegevens)")
+def drill(
+    year: Year, service: Service,
+    category: Annotated[str, Query(max_length=40)] = "all",
+    bucket: Annotated[str, Query(max_length=40)] = "requests",
+    municipality: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
+    as_of: AsOf = None,
+) -> dict[str, Any]:
+    return PhotoBook(service).drill(year, municipality, category, bucket, _moment(as_of))
 
 
 @router.get("/{year}", summary="De foto van een rapporteringsjaar (JSON)")

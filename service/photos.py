@@ -1,0 +1,230 @@
+"""Stored photos and the proof of every number: take, list, verify, restate, drill down.
+
+A taken photo is stored as an event with its figures, digests, the classification of every
+request it counted and the chain head at its position. Verifying rebuilds it from the event
+log up to that position with its own rule set and compares digests; a restatement puts the
+figures as known now beside it; a drill-down lists the requests behind any figure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from eventsourcing.utils import get_topic
+
+from service import municipalities
+from service.aggregates.errors import InvalidValue
+from service.aggregates.stored_photo import StoredPhoto
+from service.application import LoketService
+from service.projections.photo import COUNTS, classified, default_moment, photo_from_states
+from service.projections.rules import rules_by_name, rules_for
+from service.reports import canonical_json, photo_workbook
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+TAKEN_TOPIC = get_topic(StoredPhoto.Taken)
+BUCKETS = COUNTS  # requests, unanswered, no_proposal, not_accepted, deviating
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def figures_of(photo: dict[str, Any]) -> dict[str, Any]:
+    return {"total": photo["total"], "municipalities": photo["municipalities"]}
+
+
+def _classification_lines(states: dict[UUID, Any], year: int, rules_name: str) -> list[str]:
+    rules = rules_by_name(rules_name)
+    return sorted(
+        f"{request.reference}\t{nis}\t{outcome}\t{','.join(cats)}"
+        for request, nis, cats, outcome in classified(states, year, rules)
+    )
+
+
+@dataclass
+class Rebuild:
+    stored: dict[str, Any]
+    photo: dict[str, Any]
+    figures_digest: str
+    workbook_digest: str
+    differing_figures: list[str] = field(default_factory=list)
+    differing_requests: list[str] = field(default_factory=list)
+
+    @property
+    def identical(self) -> bool:
+        return (self.figures_digest == self.stored["figures_digest"]
+                and self.workbook_digest == self.stored["workbook_digest"])
+
+
+class PhotoBook:
+    """The photos of one loket's store."""
+
+    def __init__(self, service: LoketService, chain_head: Callable[[], tuple[int, str]] | None = None) -> None:
+        self.service = service
+        self.chain_head = chain_head
+
+    # ----------------------------------------------------------------- take
+
+    def take(self, year: int, as_of: dt.datetime | None, by: str) -> dict[str, Any]:
+        moment = as_of or default_moment(year)
+        now = dt.datetime.now(BRUSSELS)
+        if moment > now:
+            raise InvalidValue(
+                f"Een foto kan pas genomen worden als het moment voorbij is: {moment.isoformat()} ligt in de "
+                "toekomst. Bekijk de cijfers van nu met een voorbeeld (zonder --take).",
+                field="as_of",
+            )
+        rules = rules_for(year)
+        states, position = self.service.request_states(moment)
+        photo = photo_from_states(states, position, year, moment, rules, self.service.settings.area)
+        chain_position, chain_head = self.chain_head() if self.chain_head else (None, None)
+        stored = StoredPhoto.take(
+            year=year, as_of=moment.isoformat(), position=position, rules=rules.name, taken_by=by,
+            taken_at=now.replace(microsecond=0).isoformat(), figures=figures_of(photo),
+            figures_digest=digest(canonical_json(photo)), workbook_digest=digest(photo_workbook(photo)),
+            classifications=_classification_lines(states, year, rules.name),
+            chain_position=chain_position, chain_head=chain_head,
+        )
+        event = stored.pending_events[0]
+        self.service.record(stored, recorded_at=dt.datetime.fromisoformat(event.taken_at))
+        return self.describe(event)
+
+    # ----------------------------------------------------------------- read
+
+    def describe(self, event: Any) -> dict[str, Any]:
+        """A stored photo as JSON: what it is, with its digests (not the per-request list)."""
+        return {
+            "id": str(event.originator_id),
+            "year": event.year,
+            "as_of": event.as_of,
+            "position": event.position,
+            "rules": event.rules,
+            "taken_by": event.taken_by,
+            "taken_at": event.taken_at,
+            "figures_digest": event.figures_digest,
+            "workbook_digest": event.workbook_digest,
+            "chain_position": event.chain_position,
+            "chain_head": event.chain_head,
+            **event.figures,
+        }
+
+    def stored(self, year: int | None = None) -> list[Any]:
+        """The Taken events of the stored photos (of one year), oldest first."""
+        events = [e for _, e in self.service.recorded_events(topics=(TAKEN_TOPIC,))]
+        return [e for e in events if year is None or e.year == year]
+
+    def listing(self) -> list[dict[str, Any]]:
+        return [{k: v for k, v in self.describe(e).items() if k not in ("total", "municipalities")}
+                for e in self.stored()]
+
+    def find(self, year: int, as_of: dt.datetime | None) -> Any:
+        """The stored photo of a year (at a moment; the latest taken one when no moment is given)."""
+        candidates = [e for e in self.stored(year)
+                      if as_of is None or dt.datetime.fromisoformat(e.as_of) == as_of]
+        if not candidates:
+            when = f" op {as_of.isoformat()}" if as_of else ""
+            raise InvalidValue(f"Er is geen genomen foto van {year}{when}; neem ze eerst (loket photo {year} --take).",
+                               field="year")
+        return candidates[-1]
+
+    # --------------------------------------------------------------- verify
+
+    def rebuild(self, event: Any) -> Rebuild:
+        moment = dt.datetime.fromisoformat(event.as_of)
+        states, _ = self.service.request_states(moment, upto=event.position)
+        rules = rules_by_name(event.rules)
+        photo = photo_from_states(states, event.position, event.year, moment, rules, self.service.settings.area)
+        result = Rebuild(self.describe(event), photo, digest(canonical_json(photo)), digest(photo_workbook(photo)))
+        if not result.identical:
+            result.differing_figures = _differing_figures(event.figures, figures_of(photo))
+            now = set(_classification_lines(states, event.year, event.rules))
+            then = set(event.classifications)
+            result.differing_requests = sorted({line.split("\t")[0] for line in now ^ then})
+        return result
+
+    def verify(self, year: int) -> list[Rebuild]:
+        return [self.rebuild(e) for e in self.stored(year)]
+
+    # ----------------------------------------------------------- restatement
+
+    def restatement(self, year: int, as_of: dt.datetime | None = None) -> dict[str, Any]:
+        """The stored figures beside the figures as known now, and what changed each changed request."""
+        event = self.find(year, as_of)
+        moment = dt.datetime.fromisoformat(event.as_of)
+        now_states, now_position = self.service.request_states(dt.datetime.now(BRUSSELS))
+        rules = rules_by_name(event.rules)
+        # The same question asked again with everything known now: the year's requests, classified now.
+        known_now = photo_from_states(now_states, now_position, year, moment, rules, self.service.settings.area)
+        then = {line.split("\t")[0]: line for line in event.classifications}
+        now = {line.split("\t")[0]: line for line in _classification_lines(now_states, year, event.rules)}
+        changed = sorted(ref for ref in then.keys() | now.keys() if then.get(ref) != now.get(ref))
+        ids = {r.id: r.reference for r in now_states.values() if r.reference in set(changed)}
+        events_after: dict[str, list[dict[str, Any]]] = {ref: [] for ref in changed}
+        for position, e in self.service.recorded_events(start=event.position + 1):
+            if e.originator_id in ids:
+                events_after[ids[e.originator_id]].append(
+                    {"position": position, "what": type(e).__name__, "recorded_at": e.recorded_at, "by": e.by}
+                )
+        return {
+            "photo": {k: v for k, v in self.describe(event).items() if k not in ("total", "municipalities")},
+            "stored": event.figures,
+            "known_now": figures_of(known_now),
+            "known_now_position": now_position,
+            "changed_requests": [
+                {"reference": ref, "then": _outcome(then.get(ref)), "now": _outcome(now.get(ref)),
+                 "events": events_after[ref]}
+                for ref in changed
+            ],
+        }
+
+    # ------------------------------------------------------------ drill-down
+
+    def drill(self, year: int, municipality: str | None, category: str, bucket: str,
+              as_of: dt.datetime | None = None, upto: int | None = None) -> dict[str, Any]:
+        """The references of the requests behind one figure (no personal data)."""
+        rules = rules_for(year)
+        if category not in rules.categories:
+            raise InvalidValue(f"'category' {category} bestaat niet in {year}; kies uit {', '.join(rules.categories)}.",
+                               field="category")
+        if bucket not in BUCKETS:
+            raise InvalidValue(f"'bucket' {bucket} bestaat niet; kies uit {', '.join(BUCKETS)}.", field="bucket")
+        moment = as_of or default_moment(year)
+        states, position = self.service.request_states(moment, upto=upto)
+        wanted = municipalities.successor(municipality, year) if municipality else None
+        refs = sorted(
+            request.reference
+            for request, nis, cats, outcome in classified(states, year, rules)
+            if (wanted is None or nis == wanted) and category in cats
+            and (bucket == "requests" or outcome == bucket
+                 or (bucket == "unanswered" and outcome in ("no_proposal", "not_accepted", "deviating")))
+        )
+        return {"year": year, "as_of": moment.isoformat(), "position": position, "rules": rules.name,
+                "municipality": wanted, "category": category, "bucket": bucket, "count": len(refs), "requests": refs}
+
+
+def _outcome(line: str | None) -> dict[str, Any] | None:
+    if line is None:
+        return None
+    _, nis, outcome, cats = line.split("\t")
+    return {"municipality": nis, "outcome": outcome, "categories": cats.split(",") if cats else []}
+
+
+def _differing_figures(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """Each figure (place / category / count) whose value differs."""
+    out = []
+    places = {"totaal": (then["total"], now["total"])}
+    for nis in sorted(then["municipalities"].keys() | now["municipalities"].keys()):
+        places[nis] = (then["municipalities"].get(nis, {}), now["municipalities"].get(nis, {}))
+    for place, (a, b) in places.items():
+        for cat in sorted(a.keys() | b.keys()):
+            for count in COUNTS:
+                x, y = a.get(cat, {}).get(count), b.get(cat, {}).get(count)
+                if x != y:
+                    out.append(f"{place} / {cat} / {count}: opgeslagen {x}, herbouwd {y}")
+    return out
