@@ -1,4 +1,8 @@
-"""Rule sets of the yearly count: chosen by the reporting year, recorded with every photo."""
+"""Rule sets of the yearly count, as data: which rules apply from which reporting year.
+
+A photo names the set it used; a rebuild of an old year uses that year's set. To follow a
+new rule of the regulator, add a row to RULE_SETS (never change a row a stored photo names).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class RuleSet:
     name: str
+    from_year: int  # the first reporting year it applies to
     solved_elsewhere_is_answered: bool  # from reporting year 2022 (brochure)
     reports_priority_group: bool  # no longer reported from reporting year 2024
     description: str  # in Dutch, for whoever reads the report
@@ -20,23 +25,23 @@ class RuleSet:
         return (*cats, "vulnerable_family", "special_care")
 
 
-RULE_SETS = (
-    RuleSet("regels-2019", solved_elsewhere_is_answered=False, reports_priority_group=True,
+RULE_SETS: tuple[RuleSet, ...] = (
+    RuleSet("regels-2019", 2000, solved_elsewhere_is_answered=False, reports_priority_group=True,
             description="rapporteringsjaren tot 2021: opgelost in een andere gemeente telt als niet beantwoord"),
-    RuleSet("regels-2022", solved_elsewhere_is_answered=True, reports_priority_group=True,
+    RuleSet("regels-2022", 2022, solved_elsewhere_is_answered=True, reports_priority_group=True,
             description="rapporteringsjaren 2022-2023: opgelost in een andere gemeente telt als beantwoord"),
-    RuleSet("regels-2024", solved_elsewhere_is_answered=True, reports_priority_group=False,
+    RuleSet("regels-2024", 2024, solved_elsewhere_is_answered=True, reports_priority_group=False,
             description="vanaf rapporteringsjaar 2024: opgelost elders telt als beantwoord; "
                         "de voorrangsgroep wordt niet meer gerapporteerd"),
 )
 
 
 def rules_for(year: int) -> RuleSet:
-    if year >= 2024:
-        return RULE_SETS[2]
-    if year >= 2022:
-        return RULE_SETS[1]
-    return RULE_SETS[0]
+    """The set in force for a reporting year: the last one that starts at or before it."""
+    applicable = [r for r in RULE_SETS if r.from_year <= year]
+    if not applicable:
+        raise KeyError(f"geen telregels voor rapporteringsjaar {year}")
+    return max(applicable, key=lambda r: r.from_year)
 
 
 def rules_by_name(name: str) -> RuleSet:
