@@ -164,6 +164,31 @@ def cmd_restatement(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_verify_workbook(args: argparse.Namespace) -> int:
+    from service.photos import PhotoBook
+    from service.reports.read_xlsx import WorkbookRefused
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as error:
+        print(f"Kan {args.file} niet lezen: {error.strerror}.", file=sys.stderr)
+        return EXIT_USAGE
+    with _existing_store() as service:
+        try:
+            result = PhotoBook(service).verify_workbook(data)
+        except WorkbookRefused as error:
+            print(f"Werkboek geweigerd: {error.message}", file=sys.stderr)
+            return EXIT_USAGE
+    where = f"foto {result['year']} op {result['as_of']} (positie {result['position']})"
+    if result["equal"]:
+        print(f"{args.file}: alle cijfers gelijk aan de herbouwde {where}.")
+        return EXIT_OK
+    print(f"{args.file}: VERSCHILT van de herbouwde {where}:")
+    for line in result["differences"]:
+        print(f"  {line}")
+    return EXIT_REFUSED
+
+
 def cmd_drill(args: argparse.Namespace) -> int:
     from service.photos import PhotoBook
 
@@ -243,6 +268,10 @@ def parser() -> argparse.ArgumentParser:
     restate.add_argument("year", type=_year)
     restate.add_argument("--as-of", type=_moment, default=None, help="het moment van de genomen foto")
     restate.set_defaults(run=cmd_restatement)
+
+    workbook = sub.add_parser("verify-workbook", help="een ingediend werkboek vergelijken met de herbouwde foto")
+    workbook.add_argument("file")
+    workbook.set_defaults(run=cmd_verify_workbook)
 
     drill = sub.add_parser("drill", help="de dossiers achter een cijfer")
     drill.add_argument("year", type=_year)

@@ -183,6 +183,31 @@ class PhotoBook:
             ],
         }
 
+    # ------------------------------------------------------- submitted workbook
+
+    def verify_workbook(self, data: bytes) -> dict[str, Any]:
+        """A workbook the product produced (perhaps re-saved by a spreadsheet) against its rebuilt photo."""
+        from service.reports.read_xlsx import compare, read_workbook
+
+        submitted = read_workbook(data)
+        stored = [e for e in self.stored(submitted.year)
+                  if submitted.shows_moment(dt.datetime.fromisoformat(e.as_of)) and e.position == submitted.position]
+        if stored:
+            rebuilt = self.rebuild(stored[-1]).photo
+        else:  # not a stored photo: rebuild the same question up to the position the workbook names
+            rules = rules_by_name(submitted.rules) if submitted.rules else rules_for(submitted.year)
+            rebuilt = self.service.photo(submitted.year, submitted.as_of, upto=submitted.position, rules=rules)
+        differences = compare(rebuilt, submitted)
+        return {
+            "year": submitted.year,
+            "as_of": submitted.as_of.isoformat(),
+            "position": submitted.position,
+            "rules": submitted.rules,
+            "stored_photo": str(stored[-1].originator_id) if stored else None,
+            "equal": not differences,
+            "differences": [d.describe() for d in differences],
+        }
+
     # ------------------------------------------------------------ drill-down
 
     def drill(self, year: int, municipality: str | None, category: str, bucket: str,

@@ -145,3 +145,35 @@ def test_the_api_takes_lists_verifies_restates_and_drills(store_url) -> None:
         assert drilled.json()["count"] == service.photo(2025)["municipalities"]["24062"]["all"]["no_proposal"]
         bad = client.get("/api/photos/2025/drill", params={"bucket": "everything"})
         assert bad.status_code == 422 and bad.json()["veld"] == "bucket"
+
+
+def _resaved(data: bytes, bump: bool) -> bytes:
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    if bump:
+        wb["Totaal"]["B11"].value = wb["Totaal"]["B11"].value + 1
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def test_a_resaved_workbook_verifies_and_a_changed_cell_is_named(store_url) -> None:
+    from service.reports import photo_workbook
+
+    with TestClient(create_app(Settings(store=store_url))) as client:
+        service = client.app.state.service
+        assert import_history(service, SNAPSHOTS / "reference-history.jsonl").ok
+        client.post("/api/photos/2025", params={"as_of": "2026-02-25T12:00:00+01:00"})
+        original = photo_workbook(service.photo(2025, MOMENT))
+        same = client.post("/api/photos/verify-workbook", content=_resaved(original, bump=False),
+                           headers={"content-type": "application/octet-stream"})
+        assert same.status_code == 200 and same.json()["equal"] is True and same.json()["stored_photo"]
+        changed = client.post("/api/photos/verify-workbook", content=_resaved(original, bump=True),
+                              headers={"content-type": "application/octet-stream"}).json()
+        assert changed["equal"] is False and len(changed["differences"]) == 1
+        assert "Totaal" in changed["differences"][0] and "B11" in changed["differences"][0]
+        refused = client.post("/api/photos/verify-workbook", content=b"not a workbook")
+        assert refused.status_code == 422 and "geweigerd" in refused.json()["melding"]

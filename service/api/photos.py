@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from service.aggregates.errors import InvalidValue
 from service.api.requests import Service
 from service.photos import PhotoBook
 from service.reports import CSV_MEDIA_TYPE, photo_csv_bytes, photo_workbook
+from service.reports.read_xlsx import WorkbookRefused
 
 router = APIRouter(prefix="/api/photos", tags=["foto"])
 
@@ -49,6 +52,21 @@ def photo_csv(year: Year, service: Service, as_of: AsOf = None) -> Response:
 @router.get("", summary="De genomen foto's")
 def stored_photos(service: Service) -> list[dict[str, Any]]:
     return PhotoBook(service).listing()
+
+
+@router.post("/verify-workbook", summary="Een ingediend werkboek (.xlsx als body) vergelijken met de herbouwde foto")
+async def verify_workbook(request: Request) -> JSONResponse:
+    from service.reports.read_xlsx import MAX_FILE_BYTES
+
+    data = await request.body()
+    if len(data) > MAX_FILE_BYTES:
+        raise InvalidValue(f"Het werkboek is groter dan {MAX_FILE_BYTES // (1024 * 1024)} MB.", "body")
+    book = PhotoBook(request.app.state.service)
+    try:
+        result = await run_in_threadpool(book.verify_workbook, data)
+    except WorkbookRefused as error:
+        raise InvalidValue(f"Werkboek geweigerd: {error.message}", "body") from None
+    return JSONResponse(result)
 
 
 @router.post("/{year}", status_code=201, summary="De foto nemen en bewaren (met digests)")

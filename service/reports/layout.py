@@ -86,6 +86,16 @@ def neutralized(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
+def unneutralized(text: str) -> str:
+    """The text `neutralized` was given: its leading single quote dropped again."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS) else text
+
+
+def rules_name(text: str) -> str:
+    """The rule set's name from the text `rules_text` wrote: what comes before the first colon."""
+    return text.split(":", 1)[0].strip()
+
+
 def photo_moment(photo: Mapping[str, Any]) -> dt.datetime:
     """The photo moment as an aware datetime; refuses a moment without its UTC offset."""
     value = photo["as_of"]
@@ -101,6 +111,26 @@ def photo_moment(photo: Mapping[str, Any]) -> dt.datetime:
 def moment_text(moment: dt.datetime) -> str:
     """The moment in Europe/Brussels as Belgians write it, e.g. 01/03/2026 00:00."""
     return moment.astimezone(BRUSSELS).strftime(MOMENT_FORMAT)
+
+
+def moments_shown(text: str) -> tuple[dt.datetime, ...]:
+    """The moments, to the minute and in Europe/Brussels, that `moment_text` shows as `text`.
+
+    One, earliest first; but two in the hour that happens twice when summer time ends
+    (e.g. 26/10/2025 02:30 is 02:30+02:00 and, an hour later, 02:30+01:00) and none in the
+    hour skipped when it starts (29/03/2026 02:30 never happens). Raises ValueError when the
+    text is not a moment written as MOMENT_FORMAT.
+    """
+    wall = dt.datetime.strptime(text.strip(), MOMENT_FORMAT)
+    found: list[dt.datetime] = []
+    for fold in (0, 1):
+        moment = wall.replace(tzinfo=BRUSSELS, fold=fold)
+        back = moment.astimezone(dt.UTC).astimezone(BRUSSELS)  # via UTC: a skipped time moves
+        if back.replace(tzinfo=None) == wall and all(
+            moment.utcoffset() != other.utcoffset() for other in found
+        ):
+            found.append(moment)
+    return tuple(found)
 
 
 def municipality_sheet_title(nis: str, name: str) -> str:
