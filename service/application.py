@@ -8,7 +8,9 @@ line refused by a rule triggers nothing, so it leaves nothing behind.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
+import sqlite3
 import threading
 import time
 import uuid
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
@@ -40,12 +43,14 @@ from service.aggregates.location import Location, location_id
 from service.aggregates.reference_counter import ReferenceCounter, counter_id
 from service.aggregates.stored_photo import StoredPhoto
 from service.identity import keyed_hash, normalize_national_number
+from service.ledger import Ledger
 from service.projections.photo import default_moment, fold, take_photo
 from service.projections.rules import RuleSet, rules_for
 from service.settings import Settings
 from service.vault import PostgresKeys, SQLiteKeys, Vault
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
+logger = logging.getLogger("loket")
 
 
 class DateAsISO(Transcoding):
@@ -122,11 +127,15 @@ class UnitOfWork:
 class LoketService:
     """What the CLI and the API call. Built once per process by `bootstrap.build`."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, catch_up: bool = True) -> None:
+        """`catch_up` chains events saved but not chained before a stop; verify-log opens without it."""
         self.settings = settings
         if not settings.is_postgres:
             settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         self.events = LoketEvents(env=settings.eventsourcing_env())
+        self.ledger = Ledger(settings)
+        if catch_up:
+            self.ledger.extend()
         keys = (
             PostgresKeys(settings.postgres_conninfo())
             if settings.is_postgres
@@ -138,6 +147,7 @@ class LoketService:
         self._latest: dt.datetime | None = self._read_latest()
 
     def close(self) -> None:
+        self.ledger.close()
         self.events.close()
         self.vault.close()
 
@@ -273,12 +283,27 @@ class LoketService:
         """Save aggregates that are not commands on a request (a stored photo); history moves on to `recorded_at`."""
         with self._write_lock:
             self.events.save(*aggregates)
+            self._chain()
             self._advance(recorded_at)
 
     def _save(self, uow: UnitOfWork) -> list[Any]:
         """New keys first (an orphan key is harmless), then the events in one transaction."""
         self.vault.flush()
-        return self.events.save(*uow.pending())
+        recordings = self.events.save(*uow.pending())
+        if recordings:
+            self._chain()
+        return recordings
+
+    def _chain(self) -> None:
+        """Extend the tamper-evident chain over what was just saved.
+
+        The events are committed already: failing the command now would invite a second
+        recording, so a failure is logged and the next save (or the next start) chains it.
+        """
+        try:
+            self.ledger.extend()
+        except (sqlite3.OperationalError, psycopg.OperationalError) as error:
+            logger.warning("chain not extended now (%s); the next save catches up", type(error).__name__)
 
     def _check_time(self, command: c.Command, latest: dt.datetime | None) -> None:
         if command.recorded_at > dt.datetime.now(BRUSSELS) + CLOCK_TOLERANCE:

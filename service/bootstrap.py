@@ -6,5 +6,5 @@ from service.application import LoketService
 from service.settings import Settings
 
 
-def build(settings: Settings | None = None) -> LoketService:
-    return LoketService(settings or Settings())
+def build(settings: Settings | None = None, catch_up: bool = True) -> LoketService:
+    return LoketService(settings or Settings(), catch_up=catch_up)

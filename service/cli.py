@@ -75,7 +75,7 @@ class StoreMissing(Exception):
 
 
 @contextmanager
-def _existing_store() -> Iterator[LoketService]:
+def _existing_store(catch_up: bool = True) -> Iterator[LoketService]:
     """The configured store, refusing one that does not exist (a typo never reads as an empty loket)."""
     from service.bootstrap import build
     from service.settings import Settings
@@ -86,7 +86,7 @@ def _existing_store() -> Iterator[LoketService]:
             f"Er is geen opslag op {settings.sqlite_path}: importeer eerst een geschiedenis, of zet LOKET_STORE "
             "op de juiste opslag (bv. sqlite:///$PWD/var/demo.sqlite na make demo)."
         )
-    service = build(settings)
+    service = build(settings, catch_up=catch_up)
     try:
         yield service
     finally:
@@ -189,6 +189,51 @@ def cmd_verify_workbook(args: argparse.Namespace) -> int:
     return EXIT_REFUSED
 
 
+def cmd_verify_log(args: argparse.Namespace) -> int:
+    from service.photos import PhotoBook
+
+    with _existing_store(catch_up=False) as service:  # check only: never chain a row added behind our back
+        anchors = [(e.chain_position, e.chain_head) for e in PhotoBook(service).stored() if e.chain_position is not None]
+        result = service.ledger.verify(anchors=anchors)
+    if result.ok:
+        print(f"Logboek intact: {result.checked} gebeurtenissen gecontroleerd, {len(anchors)} foto's als ankers. "
+              f"Kop: positie {result.head_position}, schakel {result.head_link}.")
+        return EXIT_OK
+    print(f"Logboek NIET intact: eerste fout op positie {result.first_bad_position}. {result.reason}", file=sys.stderr)
+    return EXIT_REFUSED
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from service import archive
+
+    with _existing_store() as service:
+        try:
+            report = archive.export(service.settings, Path(args.file))
+        except archive.ArchiveRefused as error:
+            print(f"Archief niet geschreven: {error}", file=sys.stderr)
+            return EXIT_REFUSED
+        except OSError as error:
+            print(f"Kan {args.file} niet schrijven: {error.strerror}.", file=sys.stderr)
+            return EXIT_USAGE
+    print(f"Archief geschreven naar {args.file}: {report.events} gebeurtenissen, "
+          f"kop positie {report.head[0]}, schakel {report.head[1]}.")
+    return EXIT_OK
+
+
+def cmd_import_archive(args: argparse.Namespace) -> int:
+    from service import archive
+    from service.settings import Settings
+
+    try:
+        report = archive.import_archive(Settings(), Path(args.file))
+    except archive.ArchiveRefused as error:
+        print(f"Archief geweigerd, er werd niets geladen: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(f"Archief {args.file} geladen: {report.events} gebeurtenissen, kop positie {report.head[0]}, "
+          f"schakel {report.head[1]}. Controleer met loket verify-log en loket verify-photo JAAR.")
+    return EXIT_OK
+
+
 def cmd_drill(args: argparse.Namespace) -> int:
     from service.photos import PhotoBook
 
@@ -272,6 +317,17 @@ def parser() -> argparse.ArgumentParser:
     workbook = sub.add_parser("verify-workbook", help="een ingediend werkboek vergelijken met de herbouwde foto")
     workbook.add_argument("file")
     workbook.set_defaults(run=cmd_verify_workbook)
+
+    vlog = sub.add_parser("verify-log", help="de keten van het logboek controleren (wijzigingen buiten de dienst om)")
+    vlog.set_defaults(run=cmd_verify_log)
+
+    exp = sub.add_parser("export", help="het hele logboek met zijn keten als draagbaar archief (.jsonl.gz)")
+    exp.add_argument("file")
+    exp.set_defaults(run=cmd_export)
+
+    imp_archive = sub.add_parser("import-archive", help="een archief laden in een lege opslag (SQLite of PostgreSQL)")
+    imp_archive.add_argument("file")
+    imp_archive.set_defaults(run=cmd_import_archive)
 
     drill = sub.add_parser("drill", help="de dossiers achter een cijfer")
     drill.add_argument("year", type=_year)

@@ -67,7 +67,7 @@ class PhotoBook:
 
     def __init__(self, service: LoketService, chain_head: Callable[[], tuple[int, str]] | None = None) -> None:
         self.service = service
-        self.chain_head = chain_head
+        self.chain_head = chain_head or service.ledger.extend
 
     # ----------------------------------------------------------------- take
 
