@@ -37,6 +37,7 @@ from typing import Any
 
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
 
 from service import municipalities
 from service.reports import layout
@@ -143,12 +144,20 @@ class Difference:
         return f"{where}, {what}: verwacht {_shown(self.expected)}, gevonden {_shown(self.found)}"
 
 
+# What reading a damaged or hostile file can raise (XML parse errors are SyntaxErrors); a
+# refusal names the kind, and anything else is a fault of ours and is not hidden.
+DAMAGED: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, InvalidFileException, OSError, EOFError,
+    ValueError, KeyError, IndexError, TypeError, AttributeError, SyntaxError, UnicodeError,
+)
+
+
 def read_workbook(data: bytes) -> SubmittedWorkbook:
     """What a workbook of a photo shows; refuses (WorkbookRefused) what it cannot read safely."""
     _check_container(data)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
-    except Exception as exc:  # openpyxl raises many kinds on a damaged file
+    except DAMAGED as exc:  # openpyxl raises many kinds on a damaged file
         raise WorkbookRefused(
             "Het bestand kon niet gelezen worden als Excel-werkmap (.xlsx); "
             f"is het beschadigd? ({type(exc).__name__})"
@@ -162,7 +171,7 @@ def read_workbook(data: bytes) -> SubmittedWorkbook:
         sheets = [_read_sheet(ws) for ws in wb.worksheets if hasattr(ws, "iter_rows")]
     except WorkbookRefused:
         raise
-    except Exception as exc:
+    except DAMAGED as exc:
         raise WorkbookRefused(
             "Een werkblad van de werkmap kon niet gelezen worden; is het bestand beschadigd? "
             f"({type(exc).__name__})"
@@ -264,7 +273,7 @@ def _check_container(data: bytes) -> None:
             _check_archive(archive)
     except WorkbookRefused:
         raise
-    except Exception as exc:  # BadZipFile, a damaged or encrypted entry, ...
+    except DAMAGED as exc:  # BadZipFile, a damaged or encrypted entry, ...
         raise WorkbookRefused(
             "Het bestand is geen Excel-werkmap (.xlsx): het is geen leesbaar zip-bestand."
         ) from exc
