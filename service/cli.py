@@ -103,7 +103,11 @@ def cmd_photo(args: argparse.Namespace) -> int:
 
     with _existing_store() as service:
         if args.take:
-            _print_json(PhotoBook(service).take(args.year, args.as_of, args.by))
+            book = PhotoBook(service)
+            taken = book.take(args.year, args.as_of, args.by)
+            _print_json(taken)
+            if args.out:  # the workbook of the stored photo: it carries the photo's id and the chain head
+                return _write(args.out, book.workbook(taken["id"]), f"Werkboek van de genomen foto {args.year}")
             return EXIT_OK
         photo = service.photo(args.year, args.as_of)
     if args.format == "json":
@@ -116,22 +120,39 @@ def cmd_photo(args: argparse.Namespace) -> int:
             print("Een werkboek schrijf je naar een bestand: gebruik --out PAD.xlsx", file=sys.stderr)
             return EXIT_USAGE
     if args.out:
-        try:
-            Path(args.out).write_bytes(data)
-        except OSError as error:
-            print(f"Kan {args.out} niet schrijven: {error.strerror}.", file=sys.stderr)
-            return EXIT_USAGE
-        print(f"Foto {args.year} geschreven naar {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.buffer.write(data)
+        return _write(args.out, data, f"Foto {args.year}")
+    sys.stdout.buffer.write(data)
     return EXIT_OK
+
+
+def _write(path: str, data: bytes, what: str) -> int:
+    try:
+        Path(path).write_bytes(data)
+    except OSError as error:
+        print(f"Kan {path} niet schrijven: {_os_reason(error)}.", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{what} geschreven naar {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _os_reason(error: OSError) -> str:
+    import errno
+
+    return {errno.ENOENT: "die map of dat bestand bestaat niet", errno.EACCES: "geen toegang",
+            errno.EISDIR: "het is een map", errno.ENOSPC: "de schijf is vol"}.get(error.errno or 0, str(error.strerror))
 
 
 def cmd_photos(args: argparse.Namespace) -> int:
     from service.photos import PhotoBook
 
     with _existing_store() as service:
-        _print_json(PhotoBook(service).listing())
+        book = PhotoBook(service)
+        if args.workbook:
+            if not args.out:
+                print("Geef --out PAD.xlsx voor het werkboek van een genomen foto.", file=sys.stderr)
+                return EXIT_USAGE
+            return _write(args.out, book.workbook(args.workbook), f"Werkboek van foto {args.workbook}")
+        _print_json(book.listing())
     return EXIT_OK
 
 
@@ -146,7 +167,8 @@ def cmd_verify_photo(args: argparse.Namespace) -> int:
     for r in rebuilds:
         head = f"foto {args.year} op {r.stored['as_of']} (positie {r.stored['position']}, {r.stored['rules']})"
         if r.identical:
-            print(f"{head}: herbouwd en identiek (cijfers {r.figures_digest[:16]}…, werkboek {r.workbook_digest[:16]}…)")
+            print(f"{head}: herbouwd en identiek (id {r.stored['id']}, cijfers {r.figures_digest}, "
+                  f"werkboek {r.workbook_digest})")
             continue
         print(f"{head}: VERSCHILT bij herbouw")
         for line in r.differing_figures:
@@ -171,7 +193,7 @@ def cmd_verify_workbook(args: argparse.Namespace) -> int:
     try:
         data = Path(args.file).read_bytes()
     except OSError as error:
-        print(f"Kan {args.file} niet lezen: {error.strerror}.", file=sys.stderr)
+        print(f"Kan {args.file} niet lezen: {_os_reason(error)}.", file=sys.stderr)
         return EXIT_USAGE
     with _existing_store() as service:
         try:
@@ -181,7 +203,8 @@ def cmd_verify_workbook(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     where = f"foto {result['year']} op {result['as_of']} (positie {result['position']})"
     if result["equal"]:
-        print(f"{args.file}: alle cijfers gelijk aan de herbouwde {where}.")
+        print(f"{args.file}: alle cijfers gelijk aan de herbouwde genomen {where}, id {result['stored_photo']}"
+              + ("; de logboekketen in het werkboek klopt." if result.get("chain_checked") else "."))
         return EXIT_OK
     print(f"{args.file}: VERSCHILT van de herbouwde {where}:")
     for line in result["differences"]:
@@ -213,7 +236,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             print(f"Archief niet geschreven: {error}", file=sys.stderr)
             return EXIT_REFUSED
         except OSError as error:
-            print(f"Kan {args.file} niet schrijven: {error.strerror}.", file=sys.stderr)
+            print(f"Kan {args.file} niet schrijven: {_os_reason(error)}.", file=sys.stderr)
             return EXIT_USAGE
     print(f"Archief geschreven naar {args.file}: {report.events} gebeurtenissen, "
           f"kop positie {report.head[0]}, schakel {report.head[1]}.")
@@ -303,6 +326,8 @@ def parser() -> argparse.ArgumentParser:
     photo.set_defaults(run=cmd_photo)
 
     photos = sub.add_parser("photos", help="de genomen foto's")
+    photos.add_argument("--workbook", metavar="ID", default=None, help="het werkboek van deze genomen foto schrijven")
+    photos.add_argument("--out", default=None)
     photos.set_defaults(run=cmd_photos)
 
     verify = sub.add_parser("verify-photo", help="elke genomen foto van een jaar herbouwen en vergelijken")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,17 +78,20 @@ class PhotoBook:
         if moment > now:
             raise InvalidValue(
                 f"Een foto kan pas genomen worden als het moment voorbij is: {moment.isoformat()} ligt in de "
-                "toekomst. Bekijk de cijfers van nu met een voorbeeld (zonder --take).",
+                "toekomst; bekijk de cijfers zoals nu gekend zonder de foto te bewaren.",
                 field="as_of",
             )
         rules = rules_for(year)
         states, position = self.service.request_states(moment)
         photo = photo_from_states(states, position, year, moment, rules, self.service.settings.area)
         chain_position, chain_head = self.chain_head() if self.chain_head else (None, None)
+        photo_id = uuid.uuid4()
+        proof = {"photo_id": photo_id, "chain_position": chain_position, "chain_head": chain_head}
         stored = StoredPhoto.take(
+            photo_id,
             year=year, as_of=moment.isoformat(), position=position, rules=rules.name, taken_by=by,
             taken_at=now.replace(microsecond=0).isoformat(), figures=figures_of(photo),
-            figures_digest=digest(canonical_json(photo)), workbook_digest=digest(photo_workbook(photo)),
+            figures_digest=digest(canonical_json(photo)), workbook_digest=digest(photo_workbook(photo, proof)),
             classifications=_classification_lines(states, year, rules.name),
             chain_position=chain_position, chain_head=chain_head,
         )
@@ -140,7 +144,8 @@ class PhotoBook:
         states, _ = self.service.request_states(moment, upto=event.position)
         rules = rules_by_name(event.rules)
         photo = photo_from_states(states, event.position, event.year, moment, rules, self.service.settings.area)
-        result = Rebuild(self.describe(event), photo, digest(canonical_json(photo)), digest(photo_workbook(photo)))
+        result = Rebuild(self.describe(event), photo, digest(canonical_json(photo)),
+                         digest(photo_workbook(photo, _proof(event))))
         if not result.identical:
             result.differing_figures = _differing_figures(event.figures, figures_of(photo))
             now = set(_classification_lines(states, event.year, event.rules))
@@ -185,28 +190,53 @@ class PhotoBook:
 
     # ------------------------------------------------------- submitted workbook
 
+    def workbook(self, photo_id: str) -> bytes:
+        """The workbook of a stored photo, rebuilt (the same bytes as when it was taken)."""
+        event = self._by_id(photo_id)
+        result = self.rebuild(event)
+        return photo_workbook(result.photo, _proof(event))
+
+    def _by_id(self, photo_id: str) -> Any:
+        for e in self.stored():
+            if str(e.originator_id) == photo_id:
+                return e
+        raise InvalidValue(f"Er is geen genomen foto met id {photo_id}.", field="id")
+
     def verify_workbook(self, data: bytes) -> dict[str, Any]:
-        """A workbook the product produced (perhaps re-saved by a spreadsheet) against its rebuilt photo."""
+        """A submitted workbook (perhaps re-saved by a spreadsheet) against the stored photo it shows."""
         from service.reports.read_xlsx import compare, read_workbook
 
         submitted = read_workbook(data)
-        stored = [e for e in self.stored(submitted.year)
-                  if submitted.shows_moment(dt.datetime.fromisoformat(e.as_of)) and e.position == submitted.position]
-        if stored:
-            rebuilt = self.rebuild(stored[-1]).photo
-        else:  # not a stored photo: rebuild the same question up to the position the workbook names
-            rules = rules_by_name(submitted.rules) if submitted.rules else rules_for(submitted.year)
-            rebuilt = self.service.photo(submitted.year, submitted.as_of, upto=submitted.position, rules=rules)
-        differences = compare(rebuilt, submitted)
-        return {
-            "year": submitted.year,
-            "as_of": submitted.as_of.isoformat(),
-            "position": submitted.position,
-            "rules": submitted.rules,
-            "stored_photo": str(stored[-1].originator_id) if stored else None,
-            "equal": not differences,
-            "differences": [d.describe() for d in differences],
-        }
+        summary = {"year": submitted.year, "as_of": submitted.as_of.isoformat(), "position": submitted.position,
+                   "rules": submitted.rules, "stored_photo": None}
+        def shown(e: Any) -> bool:
+            if submitted.photo_id:
+                return str(e.originator_id) == submitted.photo_id
+            return submitted.shows_moment(dt.datetime.fromisoformat(e.as_of)) and e.position == submitted.position
+
+        matches = [e for e in self.stored(submitted.year) if shown(e)]
+        if not matches:
+            return {**summary, "equal": False, "differences": [
+                f"Er is geen genomen foto van {submitted.year} op {submitted.moment_text or submitted.as_of.isoformat()} "
+                f"met positie {submitted.position}"
+                + (f" en id {submitted.photo_id}" if submitted.photo_id else "")
+                + ": dit werkboek hoort niet bij een foto die het loket nam."]}
+        event = matches[-1]
+        rebuilt = self.rebuild(event)
+        differences = [d.describe() for d in compare(rebuilt.photo, submitted)]
+        if not rebuilt.identical:
+            differences.append("De bewaarde foto zelf herbouwt niet identiek (zie loket verify-photo).")
+        if submitted.chain is not None:
+            position, link = submitted.chain
+            if (event.chain_position, event.chain_head) != (position, link):
+                differences.append(f"Het werkboek toont logboekketen {position}: {link}, de bewaarde foto "
+                                   f"{event.chain_position}: {event.chain_head}.")
+            now = self.service.ledger.link_at(position)
+            if now != link:
+                differences.append(f"De logboekketen op positie {position} is nu {now}, het werkboek toont {link}: "
+                                   "het logboek werd sindsdien herschreven.")
+        return {**summary, "stored_photo": str(event.originator_id), "chain_checked": submitted.chain is not None,
+                "equal": not differences, "differences": differences}
 
     # ------------------------------------------------------------ drill-down
 
@@ -219,6 +249,8 @@ class PhotoBook:
                                field="category")
         if bucket not in BUCKETS:
             raise InvalidValue(f"'bucket' {bucket} bestaat niet; kies uit {', '.join(BUCKETS)}.", field="bucket")
+        if municipality is not None and municipality not in municipalities.all_codes():
+            raise InvalidValue(f"'municipality' {municipality} is geen Belgische NIS-code.", field="municipality")
         moment = as_of or default_moment(year)
         states, position = self.service.request_states(moment, upto=upto)
         wanted = municipalities.successor(municipality, year) if municipality else None
@@ -231,6 +263,10 @@ class PhotoBook:
         )
         return {"year": year, "as_of": moment.isoformat(), "position": position, "rules": rules.name,
                 "municipality": wanted, "category": category, "bucket": bucket, "count": len(refs), "requests": refs}
+
+
+def _proof(event: Any) -> dict[str, Any]:
+    return {"photo_id": event.originator_id, "chain_position": event.chain_position, "chain_head": event.chain_head}
 
 
 def _outcome(line: str | None) -> dict[str, Any] | None:

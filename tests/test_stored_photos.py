@@ -37,7 +37,7 @@ def test_a_taken_photo_is_stored_with_the_digests_of_the_reference_photo(loket) 
     taken = PhotoBook(loket).take(2025, MOMENT, "anna")
     entry = _manifest("2026-02-25T12:00:00+01:00")
     snapshot = json.loads((SNAPSHOTS / entry["json"]).read_text(encoding="utf-8"))
-    assert taken["workbook_digest"] == entry["xlsx_sha256"]
+    assert hashlib.sha256(PhotoBook(loket).workbook(taken["id"])).hexdigest() == taken["workbook_digest"]
     assert taken["figures_digest"] == hashlib.sha256(canonical_json(snapshot)).hexdigest()
     assert taken["position"] == snapshot["position"] and taken["taken_by"] == "anna"
     assert [p["id"] for p in PhotoBook(loket).listing()] == [taken["id"]]
@@ -177,3 +177,29 @@ def test_a_resaved_workbook_verifies_and_a_changed_cell_is_named(store_url) -> N
         assert "Totaal" in changed["differences"][0] and "B11" in changed["differences"][0]
         refused = client.post("/api/photos/verify-workbook", content=b"not a workbook")
         assert refused.status_code == 422 and "geweigerd" in refused.json()["melding"]
+
+
+def test_the_workbook_of_a_taken_photo_anchors_the_log_against_a_rewritten_chain(loket, store_url) -> None:
+    from service import ledger
+
+    book = PhotoBook(loket)
+    taken = book.take(2025, MOMENT, "anna")
+    kept = book.workbook(taken["id"])  # the file the regulator keeps
+    assert book.verify_workbook(kept)["equal"] is True
+    # A full rewrite: change an event, drop the chain from there and chain it again.
+    position = 1  # the first registration: its row holds "by"
+    _tamper(store_url, position, b'"by":"', b'"by":"x')
+    with ledger.connect(loket.settings) as store:
+        store.execute("DELETE FROM event_chain WHERE position >= ?", (position,))
+    loket.ledger.extend()
+    result = book.verify_workbook(kept)
+    assert result["equal"] is False
+    assert any("herschreven" in d for d in result["differences"])
+
+
+def test_a_workbook_of_a_photo_never_taken_does_not_verify(loket) -> None:
+    from service.reports import photo_workbook
+
+    preview = photo_workbook(loket.photo(2025, MOMENT, upto=3000))
+    result = PhotoBook(loket).verify_workbook(preview)
+    assert result["equal"] is False and "geen genomen foto" in result["differences"][0]

@@ -32,5 +32,5 @@ class StoredPhoto(Aggregate):
             setattr(self, name, value)
 
     @classmethod
-    def take(cls, **fields: Any) -> StoredPhoto:
-        return cls._create(cls.Taken, id=uuid.uuid4(), **fields)
+    def take(cls, photo_id: uuid.UUID, **fields: Any) -> StoredPhoto:
+        return cls._create(cls.Taken, id=photo_id, **fields)

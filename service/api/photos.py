@@ -69,6 +69,12 @@ async def verify_workbook(request: Request) -> JSONResponse:
     return JSONResponse(result)
 
 
+@router.get("/stored/{photo_id}.xlsx", summary="Het werkboek van een genomen foto (met id en ketenkop)",
+            response_class=Response)
+def stored_workbook(photo_id: Annotated[str, Path(max_length=64)], service: Service) -> Response:
+    return _download(PhotoBook(service).workbook(photo_id), XLSX, f"foto-{photo_id}.xlsx")
+
+
 @router.post("/{year}", status_code=201, summary="De foto nemen en bewaren (met digests)")
 def take(year: Year, service: Service, as_of: AsOf = None,
          by: Annotated[str, Query(min_length=1, max_length=200, description="wie de foto neemt")] = "loket") -> dict[str, Any]:

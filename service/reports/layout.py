@@ -45,6 +45,8 @@ YEAR_LABEL = "Jaar"
 MOMENT_LABEL = "Toestand op (Brusselse tijd)"
 RULES_LABEL = "Telregels"
 POSITION_LABEL = "Laatst meegetelde registratie (volgnummer)"
+PHOTO_ID_LABEL = "Genomen foto (id)"  # only on the workbook of a stored photo
+CHAIN_LABEL = "Logboekketen (positie: schakel)"  # the chain head when the photo was taken
 FOOTER = "&A — pagina &P van &N"  # sheet name, page of pages
 
 # Excel's limits on sheet names.

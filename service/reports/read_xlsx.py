@@ -107,6 +107,8 @@ class SubmittedWorkbook:
     as_of_ambiguous: bool = False
     sheets: dict[str, str] = field(default_factory=dict)
     cells: dict[tuple[str, str | None, str], str] = field(default_factory=dict)
+    photo_id: str | None = None  # on the workbook of a stored photo
+    chain: tuple[int, str] | None = None  # (position, link) of the log when that photo was taken
 
     def shows_moment(self, moment: dt.datetime) -> bool:
         """Whether this workbook shows `moment` (an aware datetime) as its photo moment."""
@@ -346,7 +348,7 @@ def _read_sheet(ws: Any) -> _Sheet:
     header_row, label_col = _find_header(title, rows)
 
     labels: dict[str, tuple[int, int]] = {}
-    wanted = {layout.NIS_LABEL, *(label for _, label in ABOUT)}
+    wanted = {layout.NIS_LABEL, layout.PHOTO_ID_LABEL, layout.CHAIN_LABEL, *(label for _, label in ABOUT)}
     for r in range(header_row):
         text = _text(_cell(rows, r, label_col))
         if text in wanted:
@@ -392,6 +394,18 @@ def _read_sheet(ws: Any) -> _Sheet:
             about["moment_text"], about["moments"] = _moment(title, where, value)
         else:
             about[key] = layout.rules_name(layout.unneutralized(str(value).strip()))
+
+    about["photo_id"], about["chain"] = None, None
+    if layout.PHOTO_ID_LABEL in labels:  # the workbook of a stored photo
+        value, _ = value_of(layout.PHOTO_ID_LABEL, "photo_id")
+        about["photo_id"] = None if value is None else str(value).strip()
+    if layout.CHAIN_LABEL in labels:
+        value, where = value_of(layout.CHAIN_LABEL, "chain")
+        position, _, link = str(value or "").partition(":")
+        if not position.strip().isdigit() or len(link.strip()) != 64:
+            raise WorkbookRefused(f"Blad '{title}', cel {where}: '{layout.CHAIN_LABEL}' is {_shown(value)}; "
+                                  "verwacht 'positie: schakel'.")
+        about["chain"] = (int(position), link.strip())
 
     figures, figure_cells = _read_table(title, rows, header_row, label_col)
     cells.update(figure_cells)
@@ -524,6 +538,8 @@ def _combined(sheets: list[_Sheet]) -> SubmittedWorkbook:
         as_of_ambiguous=len(moments) > 1,
         sheets={s.place: s.title for s in _in_place_order(by_place)},
         cells=cells,
+        photo_id=first.about["photo_id"],
+        chain=first.about["chain"],
     )
 
 

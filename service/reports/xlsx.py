@@ -28,8 +28,12 @@ _LEFT = Alignment(horizontal="left")
 _RIGHT_WRAPPED = Alignment(horizontal="right", vertical="bottom", wrap_text=True)
 
 
-def photo_workbook(photo: Mapping[str, Any]) -> bytes:
-    """The photo as an .xlsx workbook, byte-for-byte the same for the same photo."""
+def photo_workbook(photo: Mapping[str, Any], proof: Mapping[str, Any] | None = None) -> bytes:
+    """The photo as an .xlsx workbook, byte-for-byte the same for the same photo.
+
+    `proof` (photo_id, chain_position, chain_head) marks the workbook of a stored photo, so the
+    file the regulator keeps anchors the loket's event log.
+    """
     moment = layout.photo_moment(photo)
     year = photo["year"]
     rows = layout.categories(photo["total"])
@@ -45,7 +49,7 @@ def photo_workbook(photo: Mapping[str, Any]) -> bytes:
     wb = Workbook()
     wb.remove(wb.active)
     for title, (place, nis, figures) in zip(titles, sheets, strict=True):
-        _fill(wb.create_sheet(title), photo, moment, place, nis, figures, rows)
+        _fill(wb.create_sheet(title), photo, moment, place, nis, figures, rows, proof)
 
     utc = moment.astimezone(dt.UTC).replace(tzinfo=None)  # openpyxl wants naive UTC
     wb.properties.creator = layout.CREATOR
@@ -68,6 +72,7 @@ def _fill(
     nis: str,
     figures: Mapping[str, Any],
     rows: list[tuple[str, str]],
+    proof: Mapping[str, Any] | None = None,
 ) -> None:
     """One sheet: title, what the figures are about, then the table."""
     _put(ws, 1, 1, layout.title(photo["year"])).font = _TITLE_FONT
@@ -79,6 +84,10 @@ def _fill(
         (layout.RULES_LABEL, layout.rules_text(photo)),
         (layout.POSITION_LABEL, photo["position"]),
     ]
+    if proof is not None:
+        about.append((layout.PHOTO_ID_LABEL, str(proof["photo_id"])))
+        if proof.get("chain_position") is not None:
+            about.append((layout.CHAIN_LABEL, f"{proof['chain_position']}: {proof['chain_head']}"))
     for row, (label, value) in enumerate(about, start=3):
         _put(ws, row, 1, label).font = _BOLD
         if value != "":
