@@ -498,3 +498,20 @@ def test_xml_with_a_dtd_is_refused_unparsed() -> None:
 def test_a_refusal_is_a_value_error_with_its_message() -> None:
     with pytest.raises(ValueError, match="geen Excel-werkmap"):
         read_workbook(b"garbage")
+
+
+def test_a_sheet_renamed_to_another_municipality_is_a_difference() -> None:
+    import io as _io
+
+    import openpyxl
+
+    photo = json.loads((SNAPSHOTS / "photo-2025.json").read_text(encoding="utf-8"))
+    wb = openpyxl.load_workbook(_io.BytesIO(photo_workbook(photo)))
+    first, second = wb.worksheets[1], wb.worksheets[2]
+    names = first.title, second.title
+    first.title = "tijdelijk"
+    second.title, first.title = names  # the two municipalities' tabs swapped, figures untouched
+    out = _io.BytesIO()
+    wb.save(out)
+    differences = compare(photo, read_workbook(out.getvalue()))
+    assert any(d.count == "sheet" for d in differences)

@@ -224,6 +224,13 @@ def compare(photo: Mapping[str, Any], submitted: SubmittedWorkbook) -> list[Diff
     found = submitted.figures
     codes = sorted((set(expected) | set(found)) - {TOTAL})
     titles = _expected_titles(photo)
+    for place in [TOTAL, *codes]:  # a sheet shows its municipality by its NIS code and its name
+        if place in submitted.sheets and place in titles and submitted.sheets[place] != titles[place]:
+            differences.append(Difference(
+                sheet=submitted.sheets[place], place=place, category=None, category_label=None,
+                count="sheet", count_label="naam van het blad", expected=titles[place],
+                found=submitted.sheets[place], cell=None,
+            ))
     for place in [TOTAL, *codes]:
         sheet = submitted.sheets.get(place) or titles.get(place) or place
         want, got = expected.get(place, {}), found.get(place, {})
