@@ -203,3 +203,16 @@ def test_a_workbook_of_a_photo_never_taken_does_not_verify(loket) -> None:
     preview = photo_workbook(loket.photo(2025, MOMENT, upto=3000))
     result = PhotoBook(loket).verify_workbook(preview)
     assert result["equal"] is False and "geen genomen foto" in result["differences"][0]
+
+
+def test_a_photo_of_an_old_year_names_and_rebuilds_with_that_years_rule_set(service) -> None:
+    from tests.conftest import CASES
+
+    assert import_history(service, CASES / "rules-by-year.jsonl").ok
+    book = PhotoBook(service)
+    taken = {year: book.take(year, None, "anna") for year in (2021, 2022, 2024)}
+    assert {y: t["rules"] for y, t in taken.items()} == {2021: "regels-2019", 2022: "regels-2022", 2024: "regels-2024"}
+    assert taken[2021]["total"]["all"]["unanswered"] == 1 and taken[2022]["total"]["all"]["unanswered"] == 0
+    assert "priority_group" not in taken[2024]["total"]
+    for year in taken:
+        assert all(r.identical for r in book.verify(year))
