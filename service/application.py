@@ -160,9 +160,12 @@ class LoketService:
         while top > 0:  # look back window by window: the newest events may be index or ledger events
             start = max(1, top - window + 1)
             notes = self.events.recorder.select_notifications(start, window, stop=top, topics=TIMED_TOPICS)
-            if notes:
-                state = self.events.mapper.transcoder.decode(notes[-1].state)
-                return dt.datetime.fromisoformat(state.get("recorded_at") or state["taken_at"])
+            for note in reversed(notes):
+                try:
+                    state = self.events.mapper.transcoder.decode(note.state)
+                    return dt.datetime.fromisoformat(state.get("recorded_at") or state["taken_at"])
+                except (ValueError, KeyError, TypeError):  # a damaged row: verify-log names it
+                    logger.warning("event at position %s cannot be read; run loket verify-log", note.id)
             top = start - 1
         return None
 

@@ -27,6 +27,8 @@ def _moment(text: str) -> dt.datetime:
         raise argparse.ArgumentTypeError(f"'{text}' is geen ISO 8601-tijdstip (bv. 2026-02-25T12:00:00+01:00)") from None
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"'{text}' mist een tijdzone (bv. +01:00)")
+    if not 2000 <= moment.year <= 2100:
+        raise argparse.ArgumentTypeError(f"'{text}' ligt niet tussen 2000 en 2100")
     return moment
 
 
@@ -75,8 +77,12 @@ class StoreMissing(Exception):
 
 
 @contextmanager
-def _existing_store(catch_up: bool = True) -> Iterator[LoketService]:
-    """The configured store, refusing one that does not exist (a typo never reads as an empty loket)."""
+def _existing_store(catch_up: bool = False) -> Iterator[LoketService]:
+    """The configured store, refusing one that does not exist (a typo never reads as an empty loket).
+
+    It does not chain rows it finds unchained: a command that only reads or checks must never
+    make a row added behind the service's back look intact.
+    """
     from service.bootstrap import build
     from service.settings import Settings
 
@@ -156,10 +162,21 @@ def cmd_photos(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _log_intact(service: LoketService) -> bool:
+    """A rebuild is only worth something on an intact log: check the chain first."""
+    result = service.ledger.verify()
+    if not result.ok:
+        print(f"Logboek NIET intact: eerste fout op positie {result.first_bad_position}. {result.reason} "
+              "Herbouwde cijfers zouden niets bewijzen.", file=sys.stderr)
+    return result.ok
+
+
 def cmd_verify_photo(args: argparse.Namespace) -> int:
     from service.photos import PhotoBook
 
     with _existing_store() as service:
+        if not _log_intact(service):
+            return EXIT_REFUSED
         rebuilds = PhotoBook(service).verify(args.year)
     if not rebuilds:
         print(f"Er is geen genomen foto van {args.year} om te controleren.", file=sys.stderr)
@@ -196,6 +213,8 @@ def cmd_verify_workbook(args: argparse.Namespace) -> int:
         print(f"Kan {args.file} niet lezen: {_os_reason(error)}.", file=sys.stderr)
         return EXIT_USAGE
     with _existing_store() as service:
+        if not _log_intact(service):
+            return EXIT_REFUSED
         try:
             result = PhotoBook(service).verify_workbook(data)
         except WorkbookRefused as error:
@@ -203,8 +222,8 @@ def cmd_verify_workbook(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     where = f"foto {result['year']} op {result['as_of']} (positie {result['position']})"
     if result["equal"]:
-        print(f"{args.file}: alle cijfers gelijk aan de herbouwde genomen {where}, id {result['stored_photo']}"
-              + ("; de logboekketen in het werkboek klopt." if result.get("chain_checked") else "."))
+        print(f"{args.file}: alle cijfers gelijk aan de herbouwde genomen {where}, id {result['stored_photo']}; "
+              "het logboek is intact" + (" en toont de ketenkop van het werkboek." if result.get("chain_checked") else "."))
         return EXIT_OK
     print(f"{args.file}: VERSCHILT van de herbouwde {where}:")
     for line in result["differences"]:
@@ -215,9 +234,13 @@ def cmd_verify_workbook(args: argparse.Namespace) -> int:
 def cmd_verify_log(args: argparse.Namespace) -> int:
     from service.photos import PhotoBook
 
-    with _existing_store(catch_up=False) as service:  # check only: never chain a row added behind our back
-        anchors = [(e.chain_position, e.chain_head) for e in PhotoBook(service).stored() if e.chain_position is not None]
-        result = service.ledger.verify(anchors=anchors)
+    with _existing_store() as service:
+        result = service.ledger.verify()  # the rows first: a damaged photo row is named, not decoded
+        anchors: list[tuple[int, str]] = []
+        if result.ok:
+            anchors = [(e.chain_position, e.chain_head) for e in PhotoBook(service).stored()
+                       if e.chain_position is not None]
+            result = service.ledger.verify(anchors=anchors)
     if result.ok:
         print(f"Logboek intact: {result.checked} gebeurtenissen gecontroleerd, {len(anchors)} foto's als ankers. "
               f"Kop: positie {result.head_position}, schakel {result.head_link}.")

@@ -82,6 +82,13 @@ class PhotoBook:
                 field="as_of",
             )
         rules = rules_for(year)
+        chained, _ = self.service.ledger.head()
+        if chained < (self.service.events.recorder.max_notification_id() or 0):
+            raise InvalidValue(
+                "Het logboek heeft gebeurtenissen die (nog) niet geketend zijn; controleer het eerst met "
+                "loket verify-log. Een foto wordt alleen op een sluitend logboek genomen.",
+                field="year",
+            )
         states, position = self.service.request_states(moment)
         photo = photo_from_states(states, position, year, moment, rules, self.service.settings.area)
         chain_position, chain_head = self.chain_head() if self.chain_head else (None, None)

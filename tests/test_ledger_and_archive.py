@@ -370,3 +370,34 @@ def test_the_reference_photos_verify_after_a_move_to_the_other_store_and_back(
             assert all(r.identical for r in book.verify(year))
     finally:
         moved.close()
+
+
+def test_reading_commands_never_chain_a_row_added_behind_the_services_back(service: LoketService, monkeypatch, capsys) -> None:
+    from service import cli
+
+    _imported(service)
+    monkeypatch.setenv("LOKET_STORE", service.settings.store)
+    oid, version, topic, state = _row(service.settings, 5)
+    last = _count(service.settings)
+    _sql(service.settings, "INSERT INTO {events} ({pos}, originator_id, originator_version, topic, state) "
+                           "VALUES (?, ?, ?, ?, ?)", (last + 1, "ffffffff-ffff-ffff-ffff-ffffffffffff", 1, topic, state))
+    for command in (["photos"], ["drill", "2025"], ["photo", "2025"], ["verify-photo", "2025"]):
+        cli.main(command)
+    assert cli.main(["verify-log"]) == 1
+    assert cli.main(["photo", "2025", "--take"]) == 1  # no photo anchors an unchained log
+    assert f"positie {last + 1}" in capsys.readouterr().err
+
+
+def test_a_damaged_photo_row_is_named_by_verify_log_not_a_crash(service: LoketService, monkeypatch, capsys) -> None:
+    from service import cli
+    from service.photos import PhotoBook
+
+    _imported(service)
+    taken = PhotoBook(service).take(2025, None, "anna")
+    position = service.events.recorder.max_notification_id()
+    assert taken["chain_position"] == position - 1
+    monkeypatch.setenv("LOKET_STORE", service.settings.store)
+    _sql(service.settings, "UPDATE {events} SET state = ? WHERE {pos} = ?", (b"{}", position))
+    assert cli.main(["verify-log"]) == 1
+    assert cli.main(["verify-photo", "2025"]) == 1
+    assert f"positie {position}" in capsys.readouterr().err

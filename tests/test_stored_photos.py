@@ -216,3 +216,12 @@ def test_a_photo_of_an_old_year_names_and_rebuilds_with_that_years_rule_set(serv
     assert "priority_group" not in taken[2024]["total"]
     for year in taken:
         assert all(r.identical for r in book.verify(year))
+
+
+def test_a_moment_outside_the_products_calendar_is_refused_not_a_fault(store_url) -> None:
+    with TestClient(create_app(Settings(store=store_url))) as client:
+        for path in ("/api/photos/2025", "/api/photos/2025.xlsx"):
+            r = client.get(path, params={"as_of": "0001-01-01T00:00:00+14:00"})
+            assert r.status_code == 422 and r.json()["veld"] == "as_of"
+        r = client.post("/api/photos/2025", params={"as_of": "0001-01-01T00:00:00+14:00"})
+        assert r.status_code == 422

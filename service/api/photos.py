@@ -32,6 +32,8 @@ def _moment(as_of: str | None) -> dt.datetime | None:
         raise InvalidValue(f"'as_of' '{as_of}' is geen ISO 8601-tijdstip (bv. 2026-02-25T12:00:00+01:00).", "as_of") from None
     if moment.tzinfo is None:
         raise InvalidValue("'as_of' mist een tijdzone (bv. +01:00).", "as_of")
+    if not 2000 <= moment.year <= 2100:
+        raise InvalidValue("'as_of' ligt niet tussen 2000 en 2100.", "as_of")
     return moment
 
 
@@ -61,7 +63,12 @@ async def verify_workbook(request: Request) -> JSONResponse:
     data = await request.body()
     if len(data) > MAX_FILE_BYTES:
         raise InvalidValue(f"Het werkboek is groter dan {MAX_FILE_BYTES // (1024 * 1024)} MB.", "body")
-    book = PhotoBook(request.app.state.service)
+    service = request.app.state.service
+    log = await run_in_threadpool(service.ledger.verify)
+    if not log.ok:
+        return JSONResponse({"equal": False, "log_intact": False, "differences": [
+            f"Logboek NIET intact: eerste fout op positie {log.first_bad_position}. {log.reason}"]})
+    book = PhotoBook(service)
     try:
         result = await run_in_threadpool(book.verify_workbook, data)
     except WorkbookRefused as error:
@@ -83,10 +90,18 @@ def take(year: Year, service: Service, as_of: AsOf = None,
 
 @router.get("/{year}/verify", summary="Elke genomen foto van het jaar herbouwen en vergelijken")
 def verify(year: Year, service: Service) -> dict[str, Any]:
+    log = service.ledger.verify()
+    if not log.ok:
+        return {"year": year, "identical": False, "log_intact": False,
+                "melding": f"Logboek NIET intact: eerste fout op positie {log.first_bad_position}. {log.reason}",
+                "photos": []}
     rebuilds = PhotoBook(service).verify(year)
+    if not rebuilds:
+        raise InvalidValue(f"Er is geen genomen foto van {year} om te controleren.", "year")
     return {
         "year": year,
-        "identical": all(r.identical for r in rebuilds) and bool(rebuilds),
+        "log_intact": True,
+        "identical": all(r.identical for r in rebuilds),
         "photos": [
             {"as_of": r.stored["as_of"], "position": r.stored["position"], "rules": r.stored["rules"],
              "identical": r.identical, "stored_figures_digest": r.stored["figures_digest"],
