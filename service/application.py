@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -619,7 +619,3 @@ def _parse_id(reference_or_id: str) -> uuid.UUID:
         return uuid.UUID(reference_or_id)
     except ValueError:
         return request_id(reference_or_id)
-
-
-def commands_from(lines: Iterable[tuple[dict[str, Any], str]]) -> list[c.Command]:
-    return [c.parse_line(obj, source) for obj, source in lines]

@@ -176,7 +176,8 @@ class PhotoBook:
         then = {line.split("\t")[0]: line for line in event.classifications}
         now = {line.split("\t")[0]: line for line in _classification_lines(now_states, year, event.rules)}
         changed = sorted(ref for ref in then.keys() | now.keys() if then.get(ref) != now.get(ref))
-        ids = {r.id: r.reference for r in now_states.values() if r.reference in set(changed)}
+        wanted = set(changed)
+        ids = {r.id: r.reference for r in now_states.values() if r.reference in wanted}
         events_after: dict[str, list[dict[str, Any]]] = {ref: [] for ref in changed}
         for position, e in self.service.recorded_events(start=event.position + 1):
             if e.originator_id in ids:

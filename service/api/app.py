@@ -6,7 +6,6 @@ with Dutch messages that name the field. One service per application, built here
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -121,7 +120,3 @@ def _invalid(problems: list[tuple[str, str]]) -> JSONResponse:
         },
         status_code=422,
     )
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat()

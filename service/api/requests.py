@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request
@@ -146,7 +145,3 @@ def history(id: RequestId, service: Service) -> list[dict[str, Any]]:
             "fields": fields,
         })
     return trail
-
-
-def _iso(value: dt.date) -> str:
-    return value.isoformat()

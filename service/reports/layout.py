@@ -163,3 +163,14 @@ def sheet_names(wanted: Sequence[str]) -> list[str]:
 
 def _trimmed(name: str) -> str:
     return name[:SHEET_NAME_MAX].strip(" '")
+
+
+def photo_sheet_titles(photo: Mapping[str, Any]) -> dict[str, str]:
+    """The sheet title of each place of a photo: "" for the total, then each NIS code in order."""
+    from service import municipalities
+
+    codes = sorted(photo["municipalities"])
+    wanted = [TOTAL_SHEET] + [
+        municipality_sheet_title(nis, municipalities.name(nis, photo["year"])) for nis in codes
+    ]
+    return dict(zip(["", *codes], sheet_names(wanted), strict=True))

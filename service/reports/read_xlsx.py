@@ -39,7 +39,6 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
-from service import municipalities
 from service.reports import layout
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # a photo's workbook is some tens of kB
@@ -560,14 +559,8 @@ def _about_shown(sheet: _Sheet, key: str) -> Any:
 
 
 def _expected_titles(photo: Mapping[str, Any]) -> dict[str, str]:
-    """The sheet titles `xlsx.photo_workbook` gives the photo's places (for places a workbook
-    lacks)."""
-    codes = sorted(photo["municipalities"])
-    wanted = [layout.TOTAL_SHEET] + [
-        layout.municipality_sheet_title(nis, municipalities.name(nis, photo["year"]))
-        for nis in codes
-    ]
-    return dict(zip([TOTAL, *codes], layout.sheet_names(wanted), strict=True))
+    """The sheet titles `xlsx.photo_workbook` gives the photo's places, keyed as read here."""
+    return {(TOTAL if place == "" else place): title for place, title in layout.photo_sheet_titles(photo).items()}
 
 
 # --- cells ------------------------------------------------------------------------------------

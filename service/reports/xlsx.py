@@ -42,9 +42,7 @@ def photo_workbook(photo: Mapping[str, Any], proof: Mapping[str, Any] | None = N
     sheets = [(layout.ALL_MUNICIPALITIES, "", photo["total"])] + [
         (names[nis], nis, photo["municipalities"][nis]) for nis in codes
     ]
-    titles = layout.sheet_names(
-        [layout.TOTAL_SHEET] + [layout.municipality_sheet_title(nis, names[nis]) for nis in codes]
-    )
+    titles = list(layout.photo_sheet_titles(photo).values())
 
     wb = Workbook()
     wb.remove(wb.active)
