@@ -27,6 +27,8 @@ from eventsourcing.utils import get_topic
 
 from service import commands as c
 from service import municipalities
+from service.access_log import AccessLog
+from service.accounts import Accounts
 from service.aggregates.care_request import CareRequest, request_id
 from service.aggregates.child_index import ChildIndex, check_same_year, check_unique, child_index_id
 from service.aggregates.errors import (
@@ -43,11 +45,13 @@ from service.aggregates.location import Location, location_id
 from service.aggregates.reference_counter import ReferenceCounter, counter_id
 from service.aggregates.stored_photo import StoredPhoto
 from service.identity import keyed_hash, normalize_national_number
+from service.keyring import load_secrets
 from service.ledger import Ledger
 from service.projections.photo import default_moment, fold, take_photo
 from service.projections.rules import RuleSet, rules_for
 from service.settings import Settings
-from service.vault import PostgresKeys, SQLiteKeys, Vault
+from service.sidedb import SideDB
+from service.vault import KeyTable, Vault
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 logger = logging.getLogger("loket")
@@ -130,18 +134,18 @@ class LoketService:
     def __init__(self, settings: Settings, catch_up: bool = True) -> None:
         """`catch_up` chains events saved but not chained before a stop; verify-log opens without it."""
         self.settings = settings
+        self.secrets = load_secrets(settings)  # a configuration error stops here, before any store is opened
         if not settings.is_postgres:
             settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         self.events = LoketEvents(env=settings.eventsourcing_env())
         self.ledger = Ledger(settings)
         if catch_up:
             self.ledger.extend()
-        keys = (
-            PostgresKeys(settings.postgres_conninfo())
-            if settings.is_postgres
-            else SQLiteKeys(str(settings.sqlite_path) + ".keys")
-        )
-        self.vault = Vault(keys, settings.secret_file)
+        self._keys_db = SideDB(settings, ".keys")
+        self._accounts_db = self._keys_db if settings.is_postgres else SideDB(settings, ".accounts")
+        self.vault = Vault(KeyTable(self._keys_db, self.secrets), self.secrets)
+        self.accounts = Accounts(self._accounts_db, self.secrets)
+        self.access_log = AccessLog(self._accounts_db)
         self._write_lock = threading.Lock()
         self._area = frozenset(code for nis in settings.area for code in municipalities.related(nis))
         self._latest: dt.datetime | None = self._read_latest()
@@ -149,7 +153,9 @@ class LoketService:
     def close(self) -> None:
         self.ledger.close()
         self.events.close()
-        self.vault.close()
+        self._keys_db.close()
+        if self._accounts_db is not self._keys_db:
+            self._accounts_db.close()
 
     # ------------------------------------------------------------- positions
 
@@ -591,6 +597,56 @@ class LoketService:
     def personal_data(self, request: CareRequest) -> dict[str, Any] | None:
         return self.vault.open(request.key_id, request.personal)
 
+    def erase(self, reference: str, ground: str, by: str) -> Outcome:
+        """Erase a request's personal data now (the figures and its history stay)."""
+        request = self.get_request(reference)
+        today = dt.datetime.now(BRUSSELS).date()
+        payload = c.ErasePersonalData(on=today, ground=ground)
+        return self.execute(c.Command(type="erase_personal_data", target=request.reference, payload=payload,
+                                      recorded_at=self.now(), by=by), stamp=True)
+
+    def retention_due(self, years: int, today: dt.date | None = None) -> list[tuple[str, dt.date]]:
+        """Requests closed at least `years` ago whose personal data is still there, oldest first."""
+        today = today or dt.datetime.now(BRUSSELS).date()
+        limit = _years_before(today, years)
+        states, _ = self.request_states(dt.datetime.now(BRUSSELS))
+        due = [(r.reference, r.closed_on) for r in states.values()
+               if not r.is_open and not r.erased and r.closed_on is not None and r.closed_on <= limit]
+        return sorted(due, key=lambda item: (item[1], item[0]))  # type: ignore[arg-type, return-value]
+
+    def location(self, reference: str) -> Location | None:
+        try:
+            found = self.events.repository.get(location_id(reference))
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, Location) else None
+
+    def check_locations(self, references: Sequence[str]) -> None:
+        unknown = [ref for ref in references if self.location(ref) is None]
+        if unknown:
+            raise InvalidValue(f"'locations': onbekende opvanglocatie(s) {', '.join(unknown)}.", field="locations")
+
+    def reach(self, references: Sequence[str]) -> frozenset[str]:
+        """The municipalities (under every code before or after a merger) of these open locations."""
+        codes: set[str] = set()
+        for ref in references:
+            loc = self.location(ref)
+            if loc is not None and loc.closed_on is None:
+                codes |= set(municipalities.related(loc.municipality))
+        return frozenset(codes)
+
+    def open_requests(self) -> list[CareRequest]:
+        """Every open request as known now, in the order of domain.md: priority group and vulnerable
+        families first, then urgent, then by request date."""
+        states, _ = self.request_states(dt.datetime.now(BRUSSELS))
+        found = [r for r in states.values() if r.is_open and r.care_type == "baby_toddler"]
+
+        def order(r: CareRequest) -> tuple[bool, bool, dt.date, str]:
+            cats = r.categories(municipalities.is_brussels(r.municipality))
+            return (not (cats["priority_group"] or cats["vulnerable_family"]), not r.urgent, r.request_date, r.reference)
+
+        return sorted(found, key=order)
+
     def photo(
         self, year: int, as_of: dt.datetime | None = None, upto: int | None = None, rules: RuleSet | None = None
     ) -> dict[str, Any]:
@@ -600,6 +656,13 @@ class LoketService:
 
     def request_states(self, as_of: dt.datetime, upto: int | None = None) -> tuple[dict[uuid.UUID, CareRequest], int]:
         return fold(self.recorded_events(stop=upto), as_of)
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
 
 
 def _looks_like_id(text: str) -> bool:

@@ -65,6 +65,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         service.close()
     for number, message in report.refused:
         print(f"regel {number} geweigerd: {message}", file=sys.stderr)
+    if report.applied:
+        _logged(lambda s: s.access_log.record(_operator(), "cli", "wijziging", None,
+                                              f"import {Path(args.file).name}: {report.applied} regels"))
     print(
         f"{report.lines} regels: {report.applied} toegepast, {report.already_recorded} al eerder geregistreerd, "
         f"{len(report.refused)} geweigerd."
@@ -77,7 +80,7 @@ class StoreMissing(Exception):
 
 
 @contextmanager
-def _existing_store(catch_up: bool = False) -> Iterator[LoketService]:
+def _existing_store(catch_up: bool = False, create: bool = False) -> Iterator[LoketService]:
     """The configured store, refusing one that does not exist (a typo never reads as an empty loket).
 
     It does not chain rows it finds unchained: a command that only reads or checks must never
@@ -87,7 +90,7 @@ def _existing_store(catch_up: bool = False) -> Iterator[LoketService]:
     from service.settings import Settings
 
     settings = Settings()
-    if not settings.is_postgres and not settings.sqlite_path.exists():
+    if not create and not settings.is_postgres and not settings.sqlite_path.exists():
         raise StoreMissing(
             f"Er is geen opslag op {settings.sqlite_path}: importeer eerst een geschiedenis, of zet LOKET_STORE "
             "op de juiste opslag (bv. sqlite:///$PWD/var/demo.sqlite na make demo)."
@@ -293,12 +296,147 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from service.api.app import create_app
 
+    app = create_app()
+    if not app.state.service.accounts.any():
+        print("Er is nog geen account. Maak het eerste beheerdersaccount in een ander venster:\n"
+              "    .venv/bin/loket user add NAAM --role admin          (wachtwoord via standaardinvoer)\n"
+              "    .venv/bin/loket user add NAAM --role admin --generate  (een gegenereerd wachtwoord, één keer getoond)\n"
+              "en meld aan met POST /api/token (zie README).", file=sys.stderr)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print("Zolang er geen accounts en rollen zijn, luistert de dienst alleen op 127.0.0.1.", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"De dienst luistert alleen op deze computer: http://{args.host}:{args.port} (API-documentatie op /docs).",
-          file=sys.stderr)
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+        print(f"Let op: de dienst luistert op {args.host}. Zet er een TLS-proxy voor (zie docs/security.md); "
+              "zonder TLS gaan wachtwoorden en tokens onversleuteld over het netwerk.", file=sys.stderr)
+    print(f"De dienst luistert op http://{args.host}:{args.port} (API-documentatie op /docs).", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ accounts
+
+def _operator() -> str:
+    """Who runs the command on this machine (the access log names them)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "onbekend"
+
+
+def _logged(write: Any) -> None:
+    from service.bootstrap import build
+
+    service = build()
+    try:
+        write(service)
+    finally:
+        service.close()
+
+
+def _read_password(generate: bool) -> tuple[str, bool]:
+    """The new password: generated, typed twice at a terminal, or the first line of standard input."""
+    import getpass
+
+    from service.accounts import generated_password
+
+    if generate:
+        return generated_password(), True
+    if sys.stdin.isatty():
+        first = getpass.getpass("Nieuw wachtwoord: ")
+        if getpass.getpass("Nogmaals: ") != first:
+            raise SystemExit("De twee wachtwoorden verschillen; er werd niets gewijzigd.")
+        return first, False
+    return sys.stdin.readline().rstrip("\r\n"), False
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    from service.accounts import ROLE_NL, AccountError
+
+    with _existing_store(catch_up=True, create=args.action == "add") as service:
+        try:
+            if args.action == "list":
+                for a in service.accounts.all():
+                    where = f" ({', '.join(a.locations)})" if a.locations else ""
+                    state = "" if a.active else "  [uitgeschakeld]"
+                    print(f"{a.name}\t{a.role} = {ROLE_NL[a.role]}{where}{state}")
+                return EXIT_OK
+            if args.action == "add":
+                password, shown = _read_password(args.generate)
+                service.check_locations(args.location)
+                account = service.accounts.add(args.name, args.role, password, tuple(args.location))
+                what = f"aangemaakt als {account.role}"
+            elif args.action == "password":
+                password, shown = _read_password(args.generate)
+                service.accounts.set_password(args.name, password)
+                what = "nieuw wachtwoord"
+            else:
+                shown = False
+                service.accounts.set_active(args.name, args.action == "enable")
+                what = "ingeschakeld" if args.action == "enable" else "uitgeschakeld"
+        except AccountError as error:
+            print(f"Geweigerd ({error.field}): {error.message}.", file=sys.stderr)
+            return EXIT_REFUSED
+        service.access_log.record(_operator(), "cli", "beheer", None, f"account {args.name}: {what}", "cli")
+    print(f"Gebruiker {args.name}: {what}.", file=sys.stderr)
+    if shown:
+        print(f"Wachtwoord (wordt maar één keer getoond): {password}")
+    return EXIT_OK
+
+
+def cmd_access_log(args: argparse.Namespace) -> int:
+    from service import access_log as log
+
+    with _existing_store(catch_up=True) as service:
+        entries = service.access_log.entries(request=args.request, user=args.user)
+        service.access_log.record(_operator(), "cli", log.EXPORT, args.request, "toegangslogboek"
+                                  + (f" van {args.user}" if args.user else ""), "cli")
+    if args.format == "csv":
+        data = log.as_csv(entries)
+        if args.out:
+            return _write(args.out, data, "toegangslogboek")
+        sys.stdout.buffer.write(data)
+        return EXIT_OK
+    _print_json(log.as_dicts(entries))
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ erasure and keys
+
+def cmd_erase(args: argparse.Namespace) -> int:
+    with _existing_store(catch_up=True) as service:
+        outcome = service.erase(args.reference, args.ground, args.by)
+        service.access_log.record(args.by, "cli", "wijziging", outcome.reference, "erase_personal_data", "cli")
+    print(f"Persoonsgegevens van dossier {outcome.reference} gewist (grond: {args.ground}); "
+          "de cijfers en het verloop blijven.", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    with _existing_store(catch_up=True) as service:
+        years = service.settings.retention_years if args.years is None else args.years
+        due = service.retention_due(years)
+        print(f"{len(due)} dossier(s) langer dan {years} jaar afgesloten met nog persoonsgegevens:", file=sys.stderr)
+        for reference, closed_on in due:
+            print(f"{reference}\tafgesloten op {closed_on.isoformat()}")
+        if args.dry_run:
+            print("Proefdraaien: er werd niets gewist.", file=sys.stderr)
+            return EXIT_OK
+        ground = f"bewaartermijn van {years} jaar na afsluiten verstreken"
+        for reference, _ in due:
+            service.erase(reference, ground, args.by)
+            service.access_log.record(args.by, "cli", "wijziging", reference, "erase_personal_data (bewaartermijn)",
+                                      "cli")
+    print(f"{len(due)} dossier(s) gewist.", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_rotate_keys(args: argparse.Namespace) -> int:
+    with _existing_store(catch_up=True) as service:
+        before = service.vault.kek_usage()
+        done = service.vault.rotate()
+        after = service.vault.kek_usage()
+        service.access_log.record(_operator(), "cli", "beheer", None, f"sleutels omgehuld: {done}", "cli")
+    print(f"{done} sleutel(s) omgehuld onder de nieuwste sleutel-encryptiesleutel.", file=sys.stderr)
+    print(json.dumps({"voor": before, "na": after}, indent=1))
     return EXIT_OK
 
 
@@ -331,6 +469,10 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _operator_default() -> str:
+    return os.environ.get("USER") or "loket"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="loket", description="Lokaal Loket Kinderopvang: opvangvragen en de jaarlijkse foto.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -345,7 +487,7 @@ def parser() -> argparse.ArgumentParser:
     photo.add_argument("--format", choices=("json", "xlsx", "csv"), default="json")
     photo.add_argument("--out", default=None)
     photo.add_argument("--take", action="store_true", help="de foto nemen en bewaren (toont de bewaarde foto met digests)")
-    photo.add_argument("--by", default=os.environ.get("USER", "loket"), help="wie de foto neemt")
+    photo.add_argument("--by", default=_operator_default(), help="wie de foto neemt")
     photo.set_defaults(run=cmd_photo)
 
     photos = sub.add_parser("photos", help="de genomen foto's")
@@ -391,6 +533,45 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(run=cmd_serve)
 
+    user = sub.add_parser("user", help="accounts: toevoegen, tonen, wachtwoord, in- of uitschakelen")
+    user_sub = user.add_subparsers(dest="action", required=True)
+    add = user_sub.add_parser("add", help="een account toevoegen (wachtwoord via standaardinvoer)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=("worker", "admin", "organizer", "regulator"))
+    add.add_argument("--location", action="append", default=[], help="eigen opvanglocatie (organisator; herhaalbaar)")
+    add.add_argument("--generate", action="store_true", help="een wachtwoord genereren en één keer tonen")
+    user_sub.add_parser("list", help="de accounts")
+    pw = user_sub.add_parser("password", help="een nieuw wachtwoord (open sessies vervallen)")
+    pw.add_argument("name")
+    pw.add_argument("--generate", action="store_true")
+    for action in ("disable", "enable"):
+        user_sub.add_parser(action, help="uitschakelen" if action == "disable" else "weer inschakelen").add_argument("name")
+    user.set_defaults(run=cmd_user)
+
+    alog = sub.add_parser("access-log", help="het toegangslogboek (voor de DPO)")
+    alog.add_argument("--request", default=None, help="alleen dit dossier (referentie)")
+    alog.add_argument("--user", default=None, help="alleen deze gebruiker")
+    alog.add_argument("--format", choices=("json", "csv"), default="json")
+    alog.add_argument("--out", default=None)
+    alog.set_defaults(run=cmd_access_log)
+
+    erase = sub.add_parser("erase", help="de persoonsgegevens van een dossier wissen (de cijfers blijven)")
+    erase.add_argument("reference")
+    erase.add_argument("--ground", required=True, help="de rechtsgrond, bv. 'verzoek van de ouder (art. 17 AVG)'")
+    erase.add_argument("--by", default=_operator_default(), help="wie wist")
+    erase.set_defaults(run=cmd_erase)
+
+    retention = sub.add_parser("retention", help="persoonsgegevens wissen na de bewaartermijn")
+    mode = retention.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--dry-run", action="store_true", help="alleen tonen wat gewist zou worden")
+    mode.add_argument("--apply", action="store_true", help="echt wissen")
+    retention.add_argument("--years", type=int, default=None, help="standaard LOKET_RETENTION_YEARS (2)")
+    retention.add_argument("--by", default=_operator_default(), help="wie wist")
+    retention.set_defaults(run=cmd_retention)
+
+    rotate = sub.add_parser("rotate-keys", help="alle sleutels omhullen onder de nieuwste LOKET_KEK")
+    rotate.set_defaults(run=cmd_rotate_keys)
+
     demo = sub.add_parser("demo-data", help="realistische geschiedenis genereren")
     demo.add_argument("--out", required=True, help="pad van het te schrijven geschiedenisbestand (verplicht)")
     demo.add_argument("--flanders", action="store_true", help="heel Vlaanderen en Brussel, één jaar")
@@ -403,13 +584,21 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import logging
+
     import psycopg
     from eventsourcing.persistence import PersistenceError
     from pydantic import ValidationError
 
+    from service.keyring import ConfigurationError
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
+    except ConfigurationError as error:
+        print(f"Instelling van de geheimen: {error}.", file=sys.stderr)
+        return EXIT_USAGE
     except DomainError as error:
         print(f"Geweigerd: {error.message}", file=sys.stderr)
         return EXIT_REFUSED

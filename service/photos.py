@@ -134,6 +134,15 @@ class PhotoBook:
         return [{k: v for k, v in self.describe(e).items() if k not in ("total", "municipalities")}
                 for e in self.stored()]
 
+    def published(self) -> list[dict[str, Any]]:
+        """The public figures: per year the latest stored photo, a count from 1 to 4 shown as "<5"."""
+        latest = {e.year: e for e in self.stored()}
+        return [{"year": year, "as_of": e.as_of, "taken_at": e.taken_at, "rules": e.rules,
+                 "total": _public_figures(e.figures["total"]),
+                 "municipalities": {nis: {"name": municipalities.name(nis, year), **_public_figures(figures)}
+                                    for nis, figures in sorted(e.figures["municipalities"].items())}}
+                for year, e in sorted(latest.items())]
+
     def find(self, year: int, as_of: dt.datetime | None) -> Any:
         """The stored photo of a year (at a moment; the latest taken one when no moment is given)."""
         candidates = [e for e in self.stored(year)
@@ -271,6 +280,11 @@ class PhotoBook:
         )
         return {"year": year, "as_of": moment.isoformat(), "position": position, "rules": rules.name,
                 "municipality": wanted, "category": category, "bucket": bucket, "count": len(refs), "requests": refs}
+
+
+def _public_figures(figures: dict[str, dict[str, int]]) -> dict[str, dict[str, int | str]]:
+    return {category: {bucket: "<5" if 1 <= n <= 4 else n for bucket, n in counts.items()}
+            for category, counts in figures.items()}
 
 
 def _proof(event: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,10 +15,21 @@ class Settings(BaseSettings):
 
     store: str = Field(default="", description="sqlite:///ABSOLUTE/PATH.sqlite or postgresql://USER@HOST:PORT/DBNAME")
     service_area: str = Field(default="", description="comma-separated NIS codes; empty = Flanders and Brussels")
-    secret_file: Path | None = Field(
+    secrets_file: Path | None = Field(
         default=None,
-        description="file with the loket's secret for keyed hashes; empty = kept beside the keys in the store",
+        description="JSON file with the secrets (kek, hash_key, session_key); empty = LOKET_KEK, LOKET_HASH_KEY, "
+                    "LOKET_SESSION_KEY, or a development file generated beside the store",
     )
+    kek: SecretStr = Field(default=SecretStr(""), description="key-encryption keys, base64, comma-separated, newest first")
+    hash_key: SecretStr = Field(default=SecretStr(""), description="key of the keyed hashes (uniqueness), base64")
+    session_key: SecretStr = Field(default=SecretStr(""), description="keys signing sessions, base64, comma-separated, newest first")
+    session_hours: float = Field(default=8.0, gt=0, le=24, description="a login lasts at most this long")
+    idle_minutes: int = Field(default=30, ge=1, le=480, description="a browser session ends after this long unused")
+    cookie_secure: bool = Field(default=True, description="session cookies only over HTTPS (and http://127.0.0.1)")
+    login_attempts: int = Field(default=5, ge=1, le=100, description="failed logins per name or address per window")
+    login_window_minutes: int = Field(default=15, ge=1, le=1440)
+    retention_years: int = Field(default=2, ge=0, le=100,
+                                 description="personal data is erased this many years after a request closed")
     import_batch: int = Field(default=500, ge=1, le=10000, description="history lines per import transaction")
 
     @field_validator("store")

@@ -8,121 +8,113 @@ no event has to be rewritten. The vault also holds the loket's secret for keyed 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import sqlite3
 import threading
 import uuid
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+import psycopg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from service.keyring import ConfigurationError, Secrets, kek_id
+from service.sidedb import SideDB
 
 ERASED = None
 
 
-class _KeyTable(Protocol):
-    def put_many(self, items: list[tuple[str, bytes]]) -> None: ...
-    def get(self, key_id: str) -> bytes | None: ...
-    def delete(self, key_id: str) -> None: ...
-    def secret(self, name: str) -> bytes: ...
+class KeyTable:
+    """Each request's data key, wrapped (AES-GCM) under a key-encryption key from the configuration.
 
+    A copy of this table (a backup, a dump) without the configuration's keys reveals no data key.
+    """
 
-class SQLiteKeys:
-    """Keys in their own SQLite file beside the event store."""
+    def __init__(self, db: SideDB, secrets: Secrets) -> None:
+        self._db = db
+        self._keks = {kek_id(k): k for k in secrets.keks}
+        self._current = kek_id(secrets.kek)
+        db.create(f"CREATE TABLE IF NOT EXISTS personal_data_keys (key_id TEXT PRIMARY KEY, kek_id TEXT NOT NULL, "
+                  f"wrapped {db.blob} NOT NULL)",
+                  "CREATE TABLE IF NOT EXISTS loket_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        try:
+            used = {row[0] for row in db.rows("SELECT DISTINCT kek_id FROM personal_data_keys")}
+        except (sqlite3.OperationalError, psycopg.errors.UndefinedColumn):
+            raise ConfigurationError(
+                "deze opslag komt van een oudere versie (sleutels niet omhuld); begin een nieuwe opslag "
+                "(bv. rm var/demo.sqlite*) of importeer de geschiedenis opnieuw") from None
+        missing = sorted(used - set(self._keks))
+        if missing:
+            raise ConfigurationError(
+                f"de sleutel-encryptiesleutel(s) {', '.join(missing)} ontbreken in LOKET_KEK; zonder die sleutels "
+                "zijn de persoonsgegevens onleesbaar (zie docs/security.md, rotatie)")
 
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._local = threading.local()
-        with self._conn() as c:
-            c.execute("CREATE TABLE IF NOT EXISTS personal_data_keys (key_id TEXT PRIMARY KEY, key BLOB NOT NULL)")
-            c.execute("CREATE TABLE IF NOT EXISTS loket_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)")
+    def _wrap(self, key_id: str, key: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + AESGCM(self._keks[self._current]).encrypt(nonce, key, key_id.encode())
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA secure_delete=ON")  # an erased key is overwritten, not just unlinked
-            self._local.conn = conn
-        return conn
-
-    def put_many(self, items: list[tuple[str, bytes]]) -> None:
-        c = self._conn()
-        c.execute("BEGIN")
-        c.executemany("INSERT INTO personal_data_keys VALUES (?, ?)", items)
-        c.execute("COMMIT")
-
-    def get(self, key_id: str) -> bytes | None:
-        row = self._conn().execute("SELECT key FROM personal_data_keys WHERE key_id = ?", (key_id,)).fetchone()
-        return row[0] if row else None
-
-    def delete(self, key_id: str) -> None:
-        c = self._conn()
-        c.execute("DELETE FROM personal_data_keys WHERE key_id = ?", (key_id,))
-        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # and no copy of it stays behind in the WAL file
-
-    def secret(self, name: str) -> bytes:
-        c = self._conn()
-        c.execute("INSERT OR IGNORE INTO loket_secrets VALUES (?, ?)", (name, os.urandom(32)))
-        return c.execute("SELECT value FROM loket_secrets WHERE name = ?", (name,)).fetchone()[0]
-
-
-class PostgresKeys:
-    """Keys in their own tables of the PostgreSQL database, never in the events table."""
-
-    def __init__(self, conninfo: str) -> None:
-        from psycopg_pool import ConnectionPool
-
-        self._pool = ConnectionPool(conninfo, min_size=1, max_size=4, kwargs={"autocommit": True}, open=True, timeout=10)
-        with self._pool.connection() as c:
-            c.execute("CREATE TABLE IF NOT EXISTS personal_data_keys (key_id TEXT PRIMARY KEY, key BYTEA NOT NULL)")
-            c.execute("CREATE TABLE IF NOT EXISTS loket_secrets (name TEXT PRIMARY KEY, value BYTEA NOT NULL)")
+    def _unwrap(self, key_id: str, kek: str, wrapped: bytes) -> bytes:
+        return AESGCM(self._keks[kek]).decrypt(wrapped[:12], wrapped[12:], key_id.encode())
 
     def put_many(self, items: list[tuple[str, bytes]]) -> None:
-        with self._pool.connection() as c, c.transaction(), c.cursor() as cur:
-            cur.executemany("INSERT INTO personal_data_keys VALUES (%s, %s)", items)
+        with self._db.transaction() as cur:
+            cur.executemany("INSERT INTO personal_data_keys VALUES (?, ?, ?)",
+                            [(key_id, self._current, self._wrap(key_id, key)) for key_id, key in items])
 
     def get(self, key_id: str) -> bytes | None:
-        with self._pool.connection() as c:
-            row = c.execute("SELECT key FROM personal_data_keys WHERE key_id = %s", (key_id,)).fetchone()
-        return bytes(row[0]) if row else None
+        rows = self._db.rows("SELECT kek_id, wrapped FROM personal_data_keys WHERE key_id = ?", (key_id,))
+        if not rows:
+            return None
+        kek, wrapped = rows[0]
+        if kek not in self._keks:
+            raise ConfigurationError(f"sleutel-encryptiesleutel {kek} ontbreekt in LOKET_KEK")
+        return self._unwrap(key_id, kek, bytes(wrapped))
 
     def delete(self, key_id: str) -> None:
-        with self._pool.connection() as c:
-            c.execute("DELETE FROM personal_data_keys WHERE key_id = %s", (key_id,))
+        self._db.execute("DELETE FROM personal_data_keys WHERE key_id = ?", (key_id,))
+        if not self._db.postgres:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no copy of the key stays in the WAL file
 
-    def secret(self, name: str) -> bytes:
-        with self._pool.connection() as c:
-            c.execute(
-                "INSERT INTO loket_secrets VALUES (%s, %s) ON CONFLICT (name) DO NOTHING", (name, os.urandom(32))
-            )
-            row = c.execute("SELECT value FROM loket_secrets WHERE name = %s", (name,)).fetchone()
-        return bytes(row[0])
+    def rotate(self, batch: int = 1000) -> int:
+        """Rewrap every key not yet under the newest key-encryption key; how many were rewrapped."""
+        done = 0
+        while True:
+            rows = self._db.rows("SELECT key_id, kek_id, wrapped FROM personal_data_keys WHERE kek_id <> ? LIMIT ?",
+                                 (self._current, batch))
+            if not rows:
+                return done
+            with self._db.transaction() as cur:
+                for key_id, kek, wrapped in rows:
+                    key = self._unwrap(key_id, kek, bytes(wrapped))
+                    cur.execute("UPDATE personal_data_keys SET kek_id = ?, wrapped = ? WHERE key_id = ? AND kek_id = ?",
+                                (self._current, self._wrap(key_id, key), key_id, kek))
+            done += len(rows)
 
-    def close(self) -> None:
-        self._pool.close()
+    def kek_usage(self) -> dict[str, int]:
+        return {row[0]: int(row[1]) for row in
+                self._db.rows("SELECT kek_id, COUNT(*) FROM personal_data_keys GROUP BY kek_id")}
 
-
-def _file_secret(path: Path) -> bytes:
-    """The loket's secret for keyed hashes from a file of its own (created once, readable by the owner only)."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(os.urandom(32))
-    secret = path.read_bytes()
-    if len(secret) < 32:
-        raise ValueError(f"het geheim in {path} is te kort (minstens 32 bytes)")
-    return secret
+    def check_hash_key(self, hash_key: bytes) -> None:
+        """The keyed-hash key must be the one this store was made with (else uniqueness silently breaks)."""
+        fingerprint = hmac.new(hash_key, b"loket-hash-key-fingerprint", hashlib.sha256).hexdigest()
+        self._db.execute("INSERT INTO loket_settings VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                         ("hash_key_fingerprint", fingerprint))
+        stored = self._db.rows("SELECT value FROM loket_settings WHERE name = ?", ("hash_key_fingerprint",))[0][0]
+        if not hmac.compare_digest(stored, fingerprint):
+            raise ConfigurationError(
+                "LOKET_HASH_KEY is niet de sleutel waarmee deze opslag gemaakt werd; met een andere sleutel "
+                "herkent het loket een kind niet meer (uniciteit). Gebruik de oorspronkelijke sleutel.")
 
 
 class Vault:
-    def __init__(self, keys: _KeyTable, secret_file: Path | None = None) -> None:
+    def __init__(self, keys: KeyTable, secrets: Secrets) -> None:
         self._keys = keys
         self._new: dict[str, bytes] = {}
         self._lock = threading.Lock()
-        self.hash_secret = _file_secret(secret_file) if secret_file else keys.secret("child_identity_hmac")
+        keys.check_hash_key(secrets.hash_key)
+        self.hash_secret = secrets.hash_key
 
     def new_key(self) -> str:
         """A fresh key for one request; kept in memory until `flush`, which runs before the events are saved."""
@@ -163,7 +155,8 @@ class Vault:
             self._new.pop(key_id, None)  # a key not yet written must never be written after its erasure
         self._keys.delete(key_id)
 
-    def close(self) -> None:
-        close = getattr(self._keys, "close", None)
-        if close is not None:
-            close()
+    def rotate(self) -> int:
+        return self._keys.rotate()
+
+    def kek_usage(self) -> dict[str, int]:
+        return self._keys.kek_usage()

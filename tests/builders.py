@@ -30,3 +30,17 @@ def line(type_: str, ref: str, at: str, **fields: Any) -> dict[str, Any]:
 def write_history(path: Path, lines: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8")
     return path
+
+
+PASSWORD = "een-lang-testwachtwoord"
+
+
+def login(client, name: str = "anna", role: str = "worker", locations: tuple[str, ...] = ()):
+    """Give `client` the bearer token of an account (made when missing) with this role."""
+    accounts = client.app.state.service.accounts
+    if accounts.get(name) is None:
+        accounts.add(name, role, PASSWORD, tuple(locations))
+    answer = client.post("/api/token", data={"username": name, "password": PASSWORD})
+    assert answer.status_code == 200, answer.text
+    client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+    return client

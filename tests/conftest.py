@@ -6,6 +6,7 @@ Sections:
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from collections.abc import Iterator
@@ -25,6 +26,10 @@ from psycopg import sql
 # ``make test`` (scripts/with-postgres) starts a throwaway server and sets
 # LOKET_TEST_PG. Without it, set LOKET_TEST_STORES=sqlite to run on SQLite only.
 # ---------------------------------------------------------------------------
+
+# The loket's secrets for the whole test session (a test about the secrets sets its own).
+for _name in ("LOKET_KEK", "LOKET_HASH_KEY", "LOKET_SESSION_KEY"):
+    os.environ.setdefault(_name, base64.b64encode(secrets.token_bytes(32)).decode())
 
 PG_ENV = "LOKET_TEST_PG"  # admin URL, e.g. postgresql://postgres@127.0.0.1:PORT/postgres
 STORES_ENV = "LOKET_TEST_STORES"  # "sqlite", "postgres" or "sqlite,postgres" (default)

@@ -7,13 +7,13 @@ from fastapi.testclient import TestClient
 
 from service.api.app import create_app
 from service.settings import Settings
-from tests.builders import CHILD_A, CHILD_B
+from tests.builders import CHILD_A, CHILD_B, login
 
 
 @pytest.fixture
 def client(store_url: str):
     with TestClient(create_app(Settings(store=store_url))) as cl:
-        yield cl
+        yield login(cl)
 
 
 def _register_body(**fields):
@@ -60,15 +60,16 @@ def test_a_wrong_national_number_answers_422_naming_the_field(client) -> None:
 def test_follow_ups_change_the_photo_and_the_history_shows_who(client) -> None:
     body = _register_body(request="F-1", request_date="2026-01-06", desired_start="2026-09-01")
     rid = client.post("/api/requests", json=body).json()["id"]
+    login(client, "bert")  # who records it is who is logged in
     r = client.post(f"/api/requests/{rid}/propose", json={"proposal": "P1", "location": "Het Nest", "start": "2026-10-01",
-                                                          "days_per_week": 4, "on": "2025-01-06", "by": "bert"})
+                                                          "days_per_week": 4, "on": "2025-01-06"})
     assert r.status_code == 200, r.text
     assert client.post("/api/requests/F-1/accept", json={"proposal": "P1", "on": "2025-01-06"}).status_code == 200
     again = client.post(f"/api/requests/{rid}/accept", json={"proposal": "P1", "on": "2025-01-06"})
     assert again.status_code == 409 and "annuleer" in again.json()["melding"]
     history = client.get(f"/api/requests/{rid}/history").json()
     assert [h["what"] for h in history] == ["Registered", "ProposalMade", "PlacementAccepted"]
-    assert history[1]["by"] == "bert"
+    assert history[0]["by"] == "anna" and history[1]["by"] == "bert"
     photo = client.get("/api/photos/2026", params={"as_of": "2099-01-01T00:00:00+01:00"}).json()
     assert photo["total"]["all"] == {"requests": 1, "unanswered": 1, "no_proposal": 0, "not_accepted": 0, "deviating": 1}
 

@@ -14,7 +14,7 @@ from service.api.app import create_app
 from service.application import LoketService
 from service.importer import FileRefused, import_history
 from service.settings import Settings
-from tests.builders import CHILD_A, CHILD_B, line, register_line, write_history
+from tests.builders import CHILD_A, CHILD_B, line, login, register_line, write_history
 
 T = "2025-03-{:02d}T10:00:00+01:00"
 
@@ -166,6 +166,7 @@ def test_ids_of_other_aggregates_and_uuid_references_are_not_dossiers(tmp_path) 
     from service.aggregates.reference_counter import counter_id
 
     with TestClient(create_app(Settings(store=f"sqlite:///{tmp_path}/a.sqlite"))) as client:
+        login(client)
         body = {**{k: v for k, v in register_line("X").items() if k not in ("at", "by", "type", "request")},
                 "request_date": "2026-01-06", "desired_start": "2026-09-01"}
         assert client.post("/api/requests", json=body).status_code == 201
@@ -228,20 +229,7 @@ def test_a_line_refused_for_a_future_time_is_judged_again_later(svc, tmp_path, m
 
 def test_the_api_refuses_a_key_given_twice(tmp_path) -> None:
     with TestClient(create_app(Settings(store=f"sqlite:///{tmp_path}/d.sqlite"))) as client:
+        login(client)
         r = client.post("/api/requests", content='{"request_date": "2026-01-01", "request_date": "2026-01-02"}',
                         headers={"content-type": "application/json"})
         assert r.status_code == 422 and "meer dan eens" in r.json()["melding"]
-
-
-def test_the_secret_can_live_in_a_file_of_its_own(tmp_path) -> None:
-    secret = tmp_path / "secret" / "loket.secret"
-    first = LoketService(Settings(store=f"sqlite:///{tmp_path}/f.sqlite", secret_file=secret))
-    _import(first, tmp_path, [register_line("R1")])
-    first.close()
-    assert secret.stat().st_mode & 0o777 == 0o600 and len(secret.read_bytes()) == 32
-    again = LoketService(Settings(store=f"sqlite:///{tmp_path}/f.sqlite", secret_file=secret))
-    try:  # the same secret finds the same child
-        report = _import(again, tmp_path, [register_line("R2", at=T.format(1))], "b.jsonl")
-        assert "R1" in report.refused[0][1]
-    finally:
-        again.close()

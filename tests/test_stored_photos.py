@@ -17,7 +17,7 @@ from service.importer import import_history
 from service.photos import PhotoBook
 from service.reports import canonical_json
 from service.settings import Settings
-from tests.builders import line, write_history
+from tests.builders import line, login, write_history
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 MOMENT = dt.datetime.fromisoformat("2026-02-25T12:00:00+01:00")
@@ -131,9 +131,10 @@ def test_a_photo_of_a_moment_still_to_come_cannot_be_taken(loket) -> None:
 
 def test_the_api_takes_lists_verifies_restates_and_drills(store_url) -> None:
     with TestClient(create_app(Settings(store=store_url))) as client:
+        login(client)
         service = client.app.state.service
         assert import_history(service, SNAPSHOTS / "reference-history.jsonl").ok
-        taken = client.post("/api/photos/2025", params={"as_of": "2026-02-25T12:00:00+01:00", "by": "anna"})
+        taken = client.post("/api/photos/2025", params={"as_of": "2026-02-25T12:00:00+01:00"})
         assert taken.status_code == 201, taken.text
         assert [p["id"] for p in client.get("/api/photos").json()] == [taken.json()["id"]]
         verified = client.get("/api/photos/2025/verify").json()
@@ -164,6 +165,7 @@ def test_a_resaved_workbook_verifies_and_a_changed_cell_is_named(store_url) -> N
     from service.reports import photo_workbook
 
     with TestClient(create_app(Settings(store=store_url))) as client:
+        login(client)
         service = client.app.state.service
         assert import_history(service, SNAPSHOTS / "reference-history.jsonl").ok
         client.post("/api/photos/2025", params={"as_of": "2026-02-25T12:00:00+01:00"})
@@ -220,6 +222,7 @@ def test_a_photo_of_an_old_year_names_and_rebuilds_with_that_years_rule_set(serv
 
 def test_a_moment_outside_the_products_calendar_is_refused_not_a_fault(store_url) -> None:
     with TestClient(create_app(Settings(store=store_url))) as client:
+        login(client)
         for path in ("/api/photos/2025", "/api/photos/2025.xlsx"):
             r = client.get(path, params={"as_of": "0001-01-01T00:00:00+14:00"})
             assert r.status_code == 422 and r.json()["veld"] == "as_of"

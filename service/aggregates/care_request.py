@@ -160,6 +160,7 @@ class CareRequest(Aggregate):
         self.placement: Placement | None = None
         self.solved_in: str | None = None
         self.erased = False
+        self.closed_on: dt.date | None = None  # when it stopped being open (for the retention rule)
 
     # ---------------------------------------------------------- derived views
 
@@ -435,6 +436,7 @@ class CareRequest(Aggregate):
         def apply(self, agg: CareRequest) -> None:
             agg._set_proposal_state(self.proposal, ACCEPTED)
             agg.placement = Placement(self.proposal, self.start, self.days_per_week, self.on)
+            agg.closed_on = self.on
 
     def accept(
         self, *, proposal: str, on: dt.date, start: dt.date | None, days_per_week: float | None,
@@ -459,6 +461,7 @@ class CareRequest(Aggregate):
             if agg.placement is not None:
                 agg._set_proposal_state(agg.placement.proposal, ENDED)
             agg.placement = None
+            agg.closed_on = None if agg.status == OPEN else agg.closed_on
 
     def cancel_placement(self, *, on: dt.date, reason: str, recorded_at: str, by: str, source: str | None = None) -> None:
         self.check_not_voided()
@@ -474,6 +477,7 @@ class CareRequest(Aggregate):
         def apply(self, agg: CareRequest) -> None:
             agg.status = SOLVED_ELSEWHERE
             agg.solved_in = self.municipality
+            agg.closed_on = self.on
 
     def solve_elsewhere(self, *, municipality: str, on: dt.date, recorded_at: str, by: str, source: str | None = None) -> None:
         self.check_open("Opgelost in een andere gemeente registreren")
@@ -487,6 +491,7 @@ class CareRequest(Aggregate):
 
         def apply(self, agg: CareRequest) -> None:
             agg.status = WITHDRAWN
+            agg.closed_on = self.on
 
     def withdraw(self, *, on: dt.date, reason: str, recorded_at: str, by: str, source: str | None = None) -> None:
         self.check_open("De vraag intrekken")
@@ -501,6 +506,7 @@ class CareRequest(Aggregate):
         def apply(self, agg: CareRequest) -> None:
             agg.status = OPEN
             agg.solved_in = None
+            agg.closed_on = None
 
     def reopen(self, *, on: dt.date, reason: str, recorded_at: str, by: str, source: str | None = None) -> None:
         self.check_not_voided()
@@ -517,6 +523,7 @@ class CareRequest(Aggregate):
 
         def apply(self, agg: CareRequest) -> None:
             agg.status = VOIDED
+            agg.closed_on = agg.closed_on or _recorded_date(self.recorded_at)
 
     def void(self, *, reason: str, recorded_at: str, by: str, source: str | None = None) -> None:
         self.check_not_voided()

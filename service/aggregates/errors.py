@@ -56,3 +56,9 @@ class RecordedInFuture(DomainError):
 
     code = "tijd_in_toekomst"
     lasting = False
+
+
+class Forbidden(DomainError):
+    """The logged-in person's role may not do this to this request (HTTP 403)."""
+
+    code = "geen_toegang"

@@ -18,16 +18,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.accounts import AccountError
 from service.aggregates.errors import (
     DomainError,
     DuplicateChild,
+    Forbidden,
     InvalidValue,
     RecordedInFuture,
     RecordedTooEarly,
     ReferenceTaken,
     UnknownRequest,
 )
-from service.api import photos, requests
+from service.api import access, auth, organizer, photos, requests
 from service.bootstrap import build
 from service.commands import ShapeError, no_duplicate_keys, problems_of
 from service.settings import Settings
@@ -40,6 +42,7 @@ STATUS = {
     RecordedTooEarly: 409,
     RecordedInFuture: 422,
     UnknownRequest: 404,
+    Forbidden: 403,
     InvalidValue: 422,
 }
 
@@ -75,8 +78,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     return _invalid([("(inhoud)", str(error))])
         return await call_next(request)
 
+    app.include_router(auth.router)
     app.include_router(requests.router)
+    app.include_router(organizer.router)
     app.include_router(photos.router)
+    app.include_router(photos.public)
+    access.install(app)  # after every route: refuses to start when one has no access rule
+
+    @app.exception_handler(auth.BadLogin)
+    def bad_login(_: Request, error: auth.BadLogin) -> JSONResponse:
+        return JSONResponse({"fout": "aanmelden_mislukt", "melding": "Onbekende gebruikersnaam of verkeerd wachtwoord.",
+                             "veld": "password", "velden": []}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(auth.TooManyAttempts)
+    def too_many(_: Request, error: auth.TooManyAttempts) -> JSONResponse:
+        minutes = max(1, round(error.seconds / 60))
+        return JSONResponse({"fout": "te_veel_pogingen", "melding": "Te veel mislukte aanmeldpogingen; probeer "
+                             f"opnieuw over {minutes} minuten.", "veld": None, "velden": []},
+                            status_code=429, headers={"Retry-After": str(error.seconds)})
+
+    @app.exception_handler(AccountError)
+    def account_error(_: Request, error: AccountError) -> JSONResponse:
+        return _invalid([(error.field, error.message)])
 
     @app.exception_handler(DomainError)
     def domain_error(_: Request, error: DomainError) -> JSONResponse:

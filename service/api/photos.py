@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from service.aggregates.errors import InvalidValue
+from service.api.access import Caller
 from service.api.requests import Service
 from service.photos import PhotoBook
 from service.reports import CSV_MEDIA_TYPE, photo_csv_bytes, photo_workbook
@@ -83,9 +84,8 @@ def stored_workbook(photo_id: Annotated[str, Path(max_length=64)], service: Serv
 
 
 @router.post("/{year}", status_code=201, summary="De foto nemen en bewaren (met digests)")
-def take(year: Year, service: Service, as_of: AsOf = None,
-         by: Annotated[str, Query(min_length=1, max_length=200, description="wie de foto neemt")] = "loket") -> dict[str, Any]:
-    return PhotoBook(service).take(year, _moment(as_of), by)
+def take(year: Year, service: Service, caller: Caller, as_of: AsOf = None) -> dict[str, Any]:
+    return PhotoBook(service).take(year, _moment(as_of), caller.name)
 
 
 @router.get("/{year}/verify", summary="Elke genomen foto van het jaar herbouwen en vergelijken")
@@ -132,3 +132,11 @@ def drill(
 @router.get("/{year}", summary="De foto van een rapporteringsjaar (JSON)")
 def photo(year: Year, service: Service, as_of: AsOf = None) -> dict[str, Any]:
     return service.photo(year, _moment(as_of))
+
+
+public = APIRouter(prefix="/api/public", tags=["publieke cijfers"])
+
+
+@public.get("/photos", summary="De gepubliceerde cijfers: de laatst genomen foto van elk jaar, 1 tot 4 als '<5'")
+def published(service: Service) -> list[dict[str, Any]]:
+    return PhotoBook(service).published()

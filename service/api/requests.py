@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel
 
+from service import access_log as log
 from service import commands as c
+from service.accounts import ORGANIZER, Login
 from service.aggregates.care_request import STATUS_NL, CareRequest
 from service.aggregates.categories import one_month_after
-from service.application import LoketService
+from service.aggregates.errors import Forbidden
+from service.api.access import Caller
+from service.application import LoketService, Outcome
 from service.municipalities import is_brussels
 
 router = APIRouter(prefix="/api/requests", tags=["opvangvragen"])
@@ -37,36 +41,48 @@ class Recorded(Created):
 
 class RegisterBody(c.Register):
     request: c.Reference | None = None
-    by: c.Text = "loket"
 
 
-def _command(service: LoketService, type_: str, target: str, payload: c.Strict, by: str) -> c.Command:
-    return c.Command(type=type_, target=target, payload=payload, recorded_at=service.now(), by=by)
+def _run(service: LoketService, caller: Login, type_: str, target: str, payload: c.Strict) -> Outcome:
+    """One command by the logged-in person, recorded now; the change goes into the access log."""
+    command = c.Command(type=type_, target=target, payload=payload, recorded_at=service.now(), by=caller.name)
+    outcome = service.execute(command, stamp=True)
+    service.access_log.record(caller.name, caller.role, log.CHANGE, outcome.reference, f"api:{type_}")
+    return outcome
 
 
 @router.post("", status_code=201, response_model=Created, summary="Een opvangvraag registreren")
-def register(body: RegisterBody, service: Service) -> Created:
-    payload = c.Register.model_validate(body.model_dump(exclude={"request", "by"}, exclude_unset=True))
-    outcome = service.execute(_command(service, "register", body.request or "", payload, body.by), stamp=True)
+def register(body: RegisterBody, service: Service, caller: Caller) -> Created:
+    payload = c.Register.model_validate(body.model_dump(exclude={"request"}, exclude_unset=True))
+    outcome = _run(service, caller, "register", body.request or "", payload)
     return Created(id=str(outcome.id), reference=outcome.reference, event=outcome.event, position=outcome.position)
 
 
 def _follow_up_route(command: str, model: type[c.Strict]) -> None:
-    body_model = create_model(f"{model.__name__}Body", __base__=model, by=(c.Text, "loket"))
-
-    def follow_up(id: RequestId, body: Any, service: Service) -> Recorded:
-        payload = model.model_validate(body.model_dump(exclude={"by"}, exclude_unset=True, by_alias=True))
+    def follow_up(id: RequestId, body: Any, service: Service, caller: Caller) -> Recorded:
+        payload = model.model_validate(body.model_dump(exclude_unset=True, by_alias=True))
         request = service.get_request(id)
-        outcome = service.execute(_command(service, command, request.reference, payload, body.by), stamp=True)
+        if caller.role == ORGANIZER:
+            check_organizer_may_propose(service, caller, request, payload)
+        outcome = _run(service, caller, command, request.reference, payload)
         return Recorded(id=str(outcome.id), reference=outcome.reference, event=outcome.event, position=outcome.position)
 
     follow_up.__name__ = command
-    follow_up.__annotations__ = {"id": RequestId, "body": Annotated[body_model, Body()], "service": Service,
-                                 "return": Recorded}
+    follow_up.__annotations__ = {"id": RequestId, "body": Annotated[model, Body()], "service": Service,
+                                 "caller": Caller, "return": Recorded}
     router.add_api_route(
         f"/{{id}}/{command}", follow_up, methods=["POST"], response_model=Recorded, status_code=200,
         summary=f"Opvolging: {command}",
     )
+
+
+def check_organizer_may_propose(service: LoketService, caller: Login, request: CareRequest, payload: c.Strict) -> None:
+    """An organizer proposes a place at one of its own locations, for an open request it could answer."""
+    location = getattr(payload, "location", None)
+    if location not in caller.locations:
+        raise Forbidden("Een organisator doet alleen voorstellen voor een eigen opvanglocatie.", "location")
+    if not request.is_open or request.municipality not in service.reach(caller.locations):
+        raise Forbidden(f"Dossier {request.reference} staat niet open voor uw opvanglocaties.", "id")
 
 
 for _name in c.FOLLOW_UPS:
@@ -96,8 +112,9 @@ def _categories(r: CareRequest) -> dict[str, dict[str, Any]]:
 
 
 @router.get("/{id}", summary="De huidige toestand van een opvangvraag")
-def state(id: RequestId, service: Service) -> dict[str, Any]:
+def state(id: RequestId, service: Service, caller: Caller) -> dict[str, Any]:
     r = service.get_request(id)
+    service.access_log.record(caller.name, caller.role, log.READ, r.reference, "api:dossier")
     return {
         "id": str(r.id),
         "reference": r.reference,
@@ -129,9 +146,11 @@ _HIDDEN = {"originator_id", "originator_version", "timestamp", "originator_topic
 
 
 @router.get("/{id}/history", summary="Het verloop van een opvangvraag (audit trail)")
-def history(id: RequestId, service: Service) -> list[dict[str, Any]]:
+def history(id: RequestId, service: Service, caller: Caller) -> list[dict[str, Any]]:
     trail = []
-    for event in service.history(id):
+    events = service.history(id)
+    service.access_log.record(caller.name, caller.role, log.READ, events[0].reference, "api:verloop")
+    for event in events:
         fields = {k: v for k, v in vars(event).items() if k not in _HIDDEN}
         if isinstance(fields.get("changes"), dict):
             fields["changes"] = {k: v for k, v in fields["changes"].items() if k not in _HIDDEN}

@@ -1,0 +1,183 @@
+"""Who may call what: one rule per route, checked before the route runs.
+
+`RULES` names, for every route of the application, the roles that may call it. The app
+refuses to start when a route has no rule, and a test walks every route × every role.
+Logins come from a bearer token (the API) or a session cookie (the browser); a browser's
+changing request must also carry its CSRF token. Every answer gets the security headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.routing import Match
+
+from service.accounts import ADMIN, ORGANIZER, PUBLIC, REGULATOR, ROLES, WORKER, Login
+from service.commands import FOLLOW_UPS
+
+COOKIE = "loket_sessie"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+
+LOKET = frozenset({WORKER, ADMIN})
+FIGURES = LOKET | {REGULATOR}
+LOGGED_IN = frozenset(ROLES)
+EVERYONE = LOGGED_IN | {"public"}
+
+RULES: dict[tuple[str, str], frozenset[str]] = {
+    # logging in and out
+    ("POST", "/api/token"): EVERYONE,
+    ("POST", "/api/login"): EVERYONE,
+    ("POST", "/api/logout"): LOGGED_IN,
+    ("GET", "/api/me"): LOGGED_IN,
+    # requests: the loket; an organizer sees open requests it could answer and may propose its own place
+    ("POST", "/api/requests"): LOKET,
+    ("GET", "/api/requests/{id}"): LOKET,
+    ("GET", "/api/requests/{id}/history"): LOKET,
+    **{("POST", f"/api/requests/{{id}}/{name}"): LOKET | ({ORGANIZER} if name == "propose" else set())
+       for name in FOLLOW_UPS},
+    ("GET", "/api/open-requests"): LOKET | {ORGANIZER},
+    # figures: the loket and the regulator; only the loket takes a photo
+    ("GET", "/api/photos"): FIGURES,
+    ("POST", "/api/photos/{year}"): LOKET,
+    ("GET", "/api/photos/{year}"): FIGURES,
+    ("GET", "/api/photos/{year}.xlsx"): FIGURES,
+    ("GET", "/api/photos/{year}.csv"): FIGURES,
+    ("GET", "/api/photos/stored/{photo_id}.xlsx"): FIGURES,
+    ("GET", "/api/photos/{year}/verify"): FIGURES,
+    ("GET", "/api/photos/{year}/restatement"): FIGURES,
+    ("GET", "/api/photos/{year}/drill"): FIGURES,
+    ("POST", "/api/photos/verify-workbook"): FIGURES,
+    # published figures: everyone, no login
+    ("GET", "/api/public/photos"): EVERYONE,
+    # accounts and the access log: the loket's administrator
+    ("GET", "/api/users"): frozenset({ADMIN}),
+    ("POST", "/api/users"): frozenset({ADMIN}),
+    ("POST", "/api/users/{name}/password"): frozenset({ADMIN}),
+    ("POST", "/api/users/{name}/disable"): frozenset({ADMIN}),
+    ("POST", "/api/users/{name}/enable"): frozenset({ADMIN}),
+    ("POST", "/api/users/{name}/role"): frozenset({ADMIN}),
+    ("GET", "/api/access-log"): frozenset({ADMIN}),
+    ("GET", "/api/access-log.csv"): frozenset({ADMIN}),
+    # the API's own documentation
+    ("GET", "/openapi.json"): EVERYONE,
+    ("GET", "/docs"): EVERYONE,
+    ("GET", "/docs/oauth2-redirect"): EVERYONE,
+    ("GET", "/redoc"): EVERYONE,
+}
+
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Strict-Transport-Security": "max-age=31536000",
+}
+_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+# Swagger UI and ReDoc load their scripts from a CDN (the only pages that do).
+_CSP_DOCS = ("default-src 'self'; img-src 'self' data: https://fastapi.tiangolo.com; "
+             "style-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; script-src 'self' https://cdn.jsdelivr.net "
+             "'unsafe-inline'; worker-src blob:; frame-ancestors 'none'; base-uri 'none'")
+
+
+def _methods(route: Any) -> set[str]:
+    return {m for m in (getattr(route, "methods", None) or set()) if m != "HEAD"}
+
+
+def unruled_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """Routes of `app` without a rule (the app refuses to start with any)."""
+    return sorted((m, route.path) for route in app.routes for m in _methods(route) if (m, route.path) not in RULES)
+
+
+def csrf_token(secret: bytes, session: str) -> str:
+    return hmac.new(secret, b"csrf\x1f" + session.encode(), hashlib.sha256).hexdigest()
+
+
+def current_login(request: Request) -> Login:
+    return getattr(request.state, "login", PUBLIC)  # type: ignore[no-any-return]
+
+
+Caller = Annotated[Login, Depends(current_login)]
+
+
+def _refusal(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"fout": code, "melding": message, "veld": None, "velden": []}, status_code=status,
+                        headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Check every route's rule now, and every call from now on."""
+    missing = unruled_routes(app)
+    if missing:
+        raise RuntimeError("routes zonder toegangsregel: " + ", ".join(f"{m} {p}" for m, p in missing))
+
+    def matched(scope: dict[str, Any]) -> Any:
+        for route in app.router.routes:
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                return route
+        return None
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Any) -> Response:
+        response = await _guarded(request, call_next)
+        for name, value in _SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        docs = request.url.path in ("/docs", "/redoc", "/docs/oauth2-redirect")
+        response.headers.setdefault("Content-Security-Policy", _CSP_DOCS if docs else _CSP)
+        if request.url.path.startswith("/api/") and not request.url.path.startswith("/api/public/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    async def _guarded(request: Request, call_next: Any) -> Response:
+        service = request.app.state.service
+        settings = service.settings
+        login, from_cookie = PUBLIC, False
+        auth = request.headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            found = service.accounts.login_of(auth[7:].strip())
+            if found is None:
+                return _refusal(401, "niet_aangemeld", "Het token is ongeldig of verlopen; meld opnieuw aan.",
+                                {"WWW-Authenticate": "Bearer"})
+            login = found
+        elif COOKIE in request.cookies:
+            found = service.accounts.login_of(request.cookies[COOKIE])
+            if found is not None and found.browser and time.time() - found.active_at <= settings.idle_minutes * 60:
+                login, from_cookie = found, True
+        request.state.login = login
+        route = matched(request.scope)
+        if route is not None:
+            method = "GET" if request.method == "HEAD" else request.method
+            allowed = RULES.get((method, route.path))
+            if allowed is None:  # a route added after start; never reached through install's check
+                return _refusal(403, "geen_toegang", "Deze opdracht heeft geen toegangsregel.")
+            if login.role not in allowed:
+                if login.public:
+                    return _refusal(401, "niet_aangemeld", "Meld eerst aan.", {"WWW-Authenticate": "Bearer"})
+                return _refusal(403, "geen_toegang", f"De rol {login.role} mag dit niet.")
+            if from_cookie and method not in ("GET", "OPTIONS"):
+                expected = csrf_token(service.secrets.session_keys[0], login.session)
+                given = request.headers.get(CSRF_HEADER, "")
+                if not given and "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
+                    given = (parse_qs((await request.body()).decode("utf-8", "replace")).get(CSRF_FIELD) or [""])[0]
+                if not hmac.compare_digest(given, expected):
+                    return _refusal(403, "csrf", "Het formulier is verlopen of komt niet van deze site; "
+                                                 "laad de pagina opnieuw.")
+        response: Response = await call_next(request)
+        if from_cookie and COOKIE not in response.headers.get("set-cookie", ""):  # not after a logout
+            set_session_cookie(response, service.accounts.token(login, active_at=time.time()), login,
+                               settings.cookie_secure)
+        return response
+
+
+def set_session_cookie(response: Response, token: str, login: Login, secure: bool) -> None:
+    """The browser's session: HttpOnly, SameSite=Strict, Secure; renewed on every use until the session ends."""
+    response.set_cookie(COOKIE, token, httponly=True, secure=secure, samesite="strict",
+                        max_age=max(0, int(login.session_end - time.time())), path="/")
