@@ -139,14 +139,11 @@ def install(app: FastAPI) -> None:
     async def _guarded(request: Request, call_next: Any) -> Response:
         service = request.app.state.service
         settings = service.settings
-        login, from_cookie = PUBLIC, False
+        login, from_cookie, stale = PUBLIC, False, False
         auth = request.headers.get("authorization", "")
         if auth[:7].lower() == "bearer ":
             found = service.accounts.login_of(auth[7:].strip())
-            if found is None:
-                return _refusal(401, "niet_aangemeld", "Het token is ongeldig of verlopen; meld opnieuw aan.",
-                                {"WWW-Authenticate": "Bearer"})
-            login = found
+            login, stale = (found, False) if found is not None else (PUBLIC, True)
         elif COOKIE in request.cookies:
             found = service.accounts.login_of(request.cookies[COOKIE])
             if found is not None and found.browser and time.time() - found.active_at <= settings.idle_minutes * 60:
@@ -160,7 +157,8 @@ def install(app: FastAPI) -> None:
                 return _refusal(403, "geen_toegang", "Deze opdracht heeft geen toegangsregel.")
             if login.role not in allowed:
                 if login.public:
-                    return _refusal(401, "niet_aangemeld", "Meld eerst aan.", {"WWW-Authenticate": "Bearer"})
+                    message = "Het token is ongeldig of verlopen; meld opnieuw aan." if stale else "Meld eerst aan."
+                    return _refusal(401, "niet_aangemeld", message, {"WWW-Authenticate": "Bearer"})
                 return _refusal(403, "geen_toegang", f"De rol {login.role} mag dit niet.")
             if from_cookie and method not in ("GET", "OPTIONS"):
                 expected = csrf_token(service.secrets.session_keys[0], login.session)
