@@ -211,15 +211,18 @@ class LoginThrottle:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def wait_seconds(self, *keys: str) -> int:
+        """Seconds to wait before trying again (0: go ahead). An address (an office, a proxy) is
+        shared by many people, so it may fail four times as often as one name."""
         now = time.monotonic()
         with self._lock:
             wait = 0.0
             for key in keys:
+                limit = self.attempts * (4 if key.startswith("adres:") else 1)
                 q = self._failures.get(key)
                 while q and q[0] <= now - self.window_seconds:
                     q.popleft()
-                if q and len(q) >= self.attempts:
-                    wait = max(wait, q[0] + self.window_seconds - now)
+                if q and len(q) >= limit:
+                    wait = max(wait, q[-limit] + self.window_seconds - now)
             return int(wait) + 1 if wait else 0
 
     def failed(self, *keys: str) -> None:

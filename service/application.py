@@ -50,7 +50,7 @@ from service.ledger import Ledger
 from service.projections.photo import default_moment, fold, take_photo
 from service.projections.rules import RuleSet, rules_for
 from service.settings import Settings
-from service.sidedb import SideDB
+from service.sidedb import SideDB, private_file
 from service.vault import KeyTable, Vault
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -137,6 +137,7 @@ class LoketService:
         self.secrets = load_secrets(settings)  # a configuration error stops here, before any store is opened
         if not settings.is_postgres:
             settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(settings.sqlite_path)  # an empty file is a new SQLite database
         self.events = LoketEvents(env=settings.eventsourcing_env())
         self.ledger = Ledger(settings)
         if catch_up:

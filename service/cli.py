@@ -67,7 +67,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"regel {number} geweigerd: {message}", file=sys.stderr)
     if report.applied:
         _logged(lambda s: s.access_log.record(_operator(), "cli", "wijziging", None,
-                                              f"import {Path(args.file).name}: {report.applied} regels"))
+                                              f"import {Path(args.file).name}: {report.applied} regels", "cli"))
     print(
         f"{report.lines} regels: {report.applied} toegepast, {report.already_recorded} al eerder geregistreerd, "
         f"{len(report.refused)} geweigerd."

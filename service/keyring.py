@@ -101,6 +101,9 @@ def load_secrets(settings: Settings) -> Secrets:
     given = {name: getattr(settings, name).get_secret_value() for name in NAMES}
     path = settings.secrets_file
     development = None
+    if path is None and any(given.values()) and not all(given.values()):
+        missing = ", ".join(f"LOKET_{n.upper()}" for n in NAMES if not given[n])
+        raise ConfigurationError(f"er zijn geheimen gezet maar niet alle: {missing} ontbreekt (of zet LOKET_SECRETS_FILE)")
     if path is None and not all(given.values()):
         path = development = development_file(settings)
         if not path.exists():

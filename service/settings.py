@@ -32,6 +32,11 @@ class Settings(BaseSettings):
                                  description="personal data is erased this many years after a request closed")
     import_batch: int = Field(default=500, ge=1, le=10000, description="history lines per import transaction")
 
+    @field_validator("secrets_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("store")
     @classmethod
     def _known_scheme(cls, value: str) -> str:

@@ -7,6 +7,7 @@ the library's); on PostgreSQL they are tables of the same database. SQL is writt
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -15,6 +16,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from service.settings import Settings
+
+
+def private_file(path: Path) -> None:
+    """Create `path` readable and writable by its owner only, when it does not exist yet."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 class Cursor(Protocol):
@@ -35,6 +44,7 @@ class SideDB:
                                         kwargs={"autocommit": True}, open=True, timeout=10)
         else:
             self.path = Path(str(settings.sqlite_path) + suffix)
+            private_file(self.path)
             self._local = threading.local()
 
     def _sqlite(self) -> sqlite3.Connection:

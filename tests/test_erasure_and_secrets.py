@@ -183,6 +183,8 @@ def test_without_configured_secrets_a_development_file_is_made_once_with_a_warni
     first.close()
     made = tmp_path / "secrets.json"
     assert made.stat().st_mode & 0o777 == 0o600
+    for path in (tmp_path / "s.sqlite", tmp_path / "s.sqlite.keys", tmp_path / "s.sqlite.accounts"):
+        assert path.stat().st_mode & 0o777 == 0o600, path  # the store and its side files: the owner only
     assert "Ontwikkelingsgeheimen aangemaakt" in caplog.text and "productie" in caplog.text
     content = made.read_text()
     again = LoketService(Settings(store=store))  # the same file: the same child is recognised
@@ -204,6 +206,8 @@ def test_secrets_come_from_a_file_or_the_environment_and_bad_ones_are_refused(tm
         LoketService(Settings(store=store, secrets_file=path, kek=base64.b64encode(b"kort").decode()))
     with pytest.raises(ConfigurationError, match="base64"):
         LoketService(Settings(store=store, secrets_file=path, session_key="geen base64!"))
+    with pytest.raises(ConfigurationError, match="LOKET_HASH_KEY, LOKET_SESSION_KEY ontbreekt"):
+        LoketService(Settings(store=store, kek=_new_secret()))  # half configured is never the development file
     with pytest.raises(ConfigurationError, match="LOKET_HASH_KEY is niet de sleutel"):
         LoketService(Settings(store=store, secrets_file=path, hash_key=_new_secret()))
     monkeypatch.setenv("LOKET_STORE", store)

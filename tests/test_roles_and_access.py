@@ -314,6 +314,9 @@ def test_sessions_expire_and_an_idle_browser_session_ends(app) -> None:
         client.cookies.set(access.COOKIE, accounts.token(browser, active_at=time.time() - idle + 60))
         answer = client.get("/api/me")
         assert answer.status_code == 200 and access.COOKIE in answer.headers["set-cookie"]  # renewed by use
+        client.cookies.clear()  # a browser's token is no API token: it would escape the idle limit
+        bearer = {"Authorization": f"Bearer {accounts.token(browser, active_at=time.time())}"}
+        assert client.get("/api/me", headers=bearer).status_code == 401
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -345,3 +348,37 @@ def test_national_numbers_never_reach_logs_errors_or_urls(app, caplog) -> None:
     texts = caplog.text + "".join(a.text for a in answers)
     for number in NATIONAL_NUMBERS + (CHILD_A[:-1] + "9",):
         assert number not in texts and not re.search(r"\d{6}[ .-]?\d{3}[ .-]?\d{2}", texts)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_browser_form_may_carry_its_csrf_token_as_a_field(app) -> None:
+    with TestClient(app, base_url="https://testserver") as client:
+        token = client.post("/api/login", data={"username": "wanda", "password": PASSWORD}).json()["csrf_token"]
+        assert client.post("/api/logout", data={"csrf_token": "0" * 64}).status_code == 403
+        assert client.post("/api/logout", data={"csrf_token": token}).status_code == 200
+
+
+def test_the_first_administrator_is_made_on_the_command_line(store_url, monkeypatch, capsys) -> None:
+    import io
+
+    monkeypatch.setenv("LOKET_STORE", store_url)
+    monkeypatch.setattr("sys.stdin", io.StringIO("een-heel-goed-wachtwoord\n"))
+    assert cli(["user", "add", "anna", "--role", "admin"]) == 0
+    assert "Wachtwoord" not in capsys.readouterr().out  # a typed password is never shown
+    monkeypatch.setattr("sys.stdin", io.StringIO("kort\n"))
+    assert cli(["user", "add", "bert", "--role", "worker"]) == 1
+    assert "te kort" in capsys.readouterr().err
+    assert cli(["user", "add", "bert", "--role", "worker", "--generate"]) == 0
+    generated = capsys.readouterr().out.strip().rsplit(" ", 1)[-1]
+    assert cli(["user", "add", "olga", "--role", "organizer", "--location", "GEEN", "--generate"]) == 1
+    assert "GEEN" in capsys.readouterr().err
+    assert cli(["user", "disable", "bert"]) == 0
+    assert cli(["user", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "anna\tadmin" in listed and "bert\tworker" in listed and "[uitgeschakeld]" in listed
+    with TestClient(create_app(Settings(store=store_url))) as client:
+        assert client.post("/api/token", data={"username": "anna", "password": "een-heel-goed-wachtwoord"}).status_code == 200
+        assert client.post("/api/token", data={"username": "bert", "password": generated}).status_code == 401  # disabled
+        log = client.app.state.service.access_log.entries()
+        assert [e.purpose for e in log if e.action == "beheer"] == [
+            "account anna: aangemaakt als admin", "account bert: aangemaakt als worker", "account bert: uitgeschakeld"]

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import OAuth2PasswordBearer
 from starlette.routing import Match
 
 from service.accounts import ADMIN, ORGANIZER, PUBLIC, REGULATOR, ROLES, WORKER, Login
@@ -100,6 +101,11 @@ def csrf_token(secret: bytes, session: str) -> str:
     return hmac.new(secret, b"csrf\x1f" + session.encode(), hashlib.sha256).hexdigest()
 
 
+# Declares the bearer token in the OpenAPI schema (the "Authorize" button of /docs); the guard
+# below does the checking.
+bearer = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False)
+
+
 def current_login(request: Request) -> Login:
     return getattr(request.state, "login", PUBLIC)  # type: ignore[no-any-return]
 
@@ -143,6 +149,8 @@ def install(app: FastAPI) -> None:
         auth = request.headers.get("authorization", "")
         if auth[:7].lower() == "bearer ":
             found = service.accounts.login_of(auth[7:].strip())
+            if found is not None and found.browser:  # a cookie's token is no API token (it has an idle limit)
+                found = None
             login, stale = (found, False) if found is not None else (PUBLIC, True)
         elif COOKIE in request.cookies:
             found = service.accounts.login_of(request.cookies[COOKIE])

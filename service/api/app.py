@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from eventsourcing.persistence import PersistenceError
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Opvangvragen registreren en opvolgen, en de jaarlijkse foto voor Opgroeien.",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(access.bearer)],
     )
     app.state.service = build(settings)
     @app.middleware("http")

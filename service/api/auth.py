@@ -178,9 +178,11 @@ Filter = Annotated[str | None, Query(max_length=64)]
 
 
 @router.get("/access-log", summary="Het toegangslogboek: wie las of wijzigde welk dossier (beheerder)")
-def access_log(service: Service, request: Filter = None, user: Filter = None,
+def access_log(service: Service, caller: Caller, request: Filter = None, user: Filter = None,
                limit: Annotated[int, Query(ge=1, le=100000)] = 1000) -> list[dict[str, Any]]:
-    return log.as_dicts(service.access_log.entries(request=request, user=user, limit=limit))
+    entries = service.access_log.entries(request=request, user=user, limit=limit)
+    service.access_log.record(caller.name, caller.role, log.EXPORT, request, "api:access-log")
+    return log.as_dicts(entries)
 
 
 @router.get("/access-log.csv", summary="Het toegangslogboek als CSV voor de DPO (beheerder)", response_class=Response)
