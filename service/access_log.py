@@ -13,6 +13,7 @@ import datetime as dt
 import io
 from dataclasses import asdict, dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from service.reports.layout import neutralized
 from service.sidedb import SideDB
@@ -20,6 +21,7 @@ from service.sidedb import SideDB
 READ, CHANGE, EXPORT, ADMINISTER, LOGIN = "lezen", "wijziging", "export", "beheer", "aanmelding"
 FIELDS = ("position", "at", "user", "role", "action", "request", "purpose", "channel")
 REFUSAL = "het toegangslogboek kan niet gewijzigd worden"
+BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class AccessLog:
         db.create(*statements)
 
     def record(self, user: str, role: str, action: str, request: str | None, purpose: str, channel: str = "api") -> None:
-        at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        at = _now()
         self._db.execute("INSERT INTO access_log (at, username, role, action, request, purpose, channel) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?)", (at, user, role, action, request, purpose, channel))
 
@@ -69,7 +71,7 @@ class AccessLog:
                     channel: str = "api") -> None:
         if not requests:
             return
-        at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        at = _now()
         with self._db.transaction() as cur:
             cur.executemany("INSERT INTO access_log (at, username, role, action, request, purpose, channel) "
                             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -90,6 +92,10 @@ class AccessLog:
         return [Entry(*row) for row in self._db.rows(sql, params)]
 
 
+def _now() -> str:
+    return dt.datetime.now(BRUSSELS).isoformat(timespec="milliseconds")
+
+
 def as_dicts(entries: list[Entry]) -> list[dict[str, Any]]:
     return [asdict(e) for e in entries]
 
@@ -98,7 +104,7 @@ def as_csv(entries: list[Entry]) -> bytes:
     """For the data-protection officer: ; separated, UTF-8 with BOM (opens right in Excel, nl-BE)."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(["positie", "tijdstip (UTC)", "gebruiker", "rol", "handeling", "dossier", "doel", "kanaal"])
+    writer.writerow(["positie", "tijdstip", "gebruiker", "rol", "handeling", "dossier", "doel", "kanaal"])
     for e in entries:
         writer.writerow([neutralized(str(v)) for v in (e.position, e.at, e.user, e.role, e.action, e.request or "", e.purpose,
                                             e.channel)])

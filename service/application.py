@@ -625,7 +625,8 @@ class LoketService:
     def check_locations(self, references: Sequence[str]) -> None:
         unknown = [ref for ref in references if self.location(ref) is None]
         if unknown:
-            raise InvalidValue(f"'locations': onbekende opvanglocatie(s) {', '.join(unknown)}.", field="locations")
+            raise InvalidValue(f"onbekende opvanglocatie(s) {', '.join(unknown)}: registreer een locatie eerst "
+                               "(register_location, zie README).", field="locations")
 
     def reach(self, references: Sequence[str]) -> frozenset[str]:
         """The municipalities (under every code before or after a merger) of these open locations."""

@@ -298,9 +298,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     app = create_app()
     if not app.state.service.accounts.any():
+        store = os.environ.get("LOKET_STORE")
+        prefix = f"LOKET_STORE={store} " if store else ""
         print("Er is nog geen account. Maak het eerste beheerdersaccount in een ander venster:\n"
-              "    .venv/bin/loket user add NAAM --role admin          (wachtwoord via standaardinvoer)\n"
-              "    .venv/bin/loket user add NAAM --role admin --generate  (een gegenereerd wachtwoord, één keer getoond)\n"
+              f"    {prefix}.venv/bin/loket user add NAAM --role admin --generate   (wachtwoord één keer getoond)\n"
+              f"    {prefix}.venv/bin/loket user add NAAM --role admin              (wachtwoord via standaardinvoer)\n"
               "en meld aan met POST /api/token (zie README).", file=sys.stderr)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"Let op: de dienst luistert op {args.host}. Zet er een TLS-proxy voor (zie docs/security.md); "
@@ -376,7 +378,7 @@ def cmd_user(args: argparse.Namespace) -> int:
             print(f"Geweigerd ({error.field}): {error.message}.", file=sys.stderr)
             return EXIT_REFUSED
         service.access_log.record(_operator(), "cli", "beheer", None, f"account {args.name}: {what}", "cli")
-    print(f"Gebruiker {args.name}: {what}.", file=sys.stderr)
+    print(f"Gebruiker {args.name}: {what} (opslag {service.settings.store_url.split('@')[-1]}).", file=sys.stderr)
     if shown:
         print(f"Wachtwoord (wordt maar één keer getoond): {password}")
     return EXIT_OK
@@ -470,7 +472,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def _operator_default() -> str:
-    return os.environ.get("USER") or "loket"
+    return os.environ.get("USER") or _operator()
 
 
 def parser() -> argparse.ArgumentParser:

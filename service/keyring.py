@@ -33,6 +33,7 @@ logger = logging.getLogger("loket.secrets")
 
 NAMES = ("kek", "hash_key", "session_key")
 MIN_BYTES = 32
+_warned: set[Path] = set()
 
 
 class ConfigurationError(ValueError):
@@ -76,6 +77,7 @@ def _write_new(path: Path) -> None:
         return
     with os.fdopen(fd, "w") as handle:
         json.dump(content, handle, indent=2)
+    _warned.add(path)
     logger.warning("Ontwikkelingsgeheimen aangemaakt in %s. Zet in productie LOKET_KEK, LOKET_HASH_KEY en "
                    "LOKET_SESSION_KEY (of LOKET_SECRETS_FILE): zie docs/security.md.", path)
 
@@ -126,7 +128,8 @@ def load_secrets(settings: Settings) -> Secrets:
             raise ConfigurationError(f"geheim '{name}' ontbreekt: zet LOKET_{name.upper()} of vul het aan in {path}")
     if len(values["hash_key"]) != 1:
         raise ConfigurationError("geheim 'hash_key' is één sleutel (ze wordt niet geroteerd)")
-    if development is not None:
+    if development is not None and development not in _warned:
+        _warned.add(development)  # once per process, not at every service built
         logger.warning("Ontwikkelingsgeheimen uit %s in gebruik; niet voor productie.", development)
     return Secrets(keks=values["kek"], hash_key=values["hash_key"][0], session_keys=values["session_key"],
                    development_file=development)

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import OAuth2PasswordBearer
 from starlette.routing import Match
 
-from service.accounts import ADMIN, ORGANIZER, PUBLIC, REGULATOR, ROLES, WORKER, Login
+from service.accounts import ADMIN, ORGANIZER, PUBLIC, REGULATOR, ROLE_NL, ROLES, WORKER, Login
 from service.commands import FOLLOW_UPS
 
 COOKIE = "loket_sessie"
@@ -167,7 +167,7 @@ def install(app: FastAPI) -> None:
                 if login.public:
                     message = "Het token is ongeldig of verlopen; meld opnieuw aan." if stale else "Meld eerst aan."
                     return _refusal(401, "niet_aangemeld", message, {"WWW-Authenticate": "Bearer"})
-                return _refusal(403, "geen_toegang", f"De rol {login.role} mag dit niet.")
+                return _refusal(403, "geen_toegang", f"Als {ROLE_NL[login.role]} mag u dit niet.")
             if from_cookie and method not in ("GET", "OPTIONS"):
                 expected = csrf_token(service.secrets.session_keys[0], login.session)
                 given = request.headers.get(CSRF_HEADER, "")

@@ -80,7 +80,8 @@ def check_organizer_may_propose(service: LoketService, caller: Login, request: C
     """An organizer proposes a place at one of its own locations, for an open request it could answer."""
     location = getattr(payload, "location", None)
     if location not in caller.locations:
-        raise Forbidden("Een organisator doet alleen voorstellen voor een eigen opvanglocatie.", "location")
+        raise Forbidden("Een organisator doet alleen voorstellen voor een eigen opvanglocatie; geef als 'location' "
+                        f"de referentie ervan: {', '.join(caller.locations)}.", "location")
     if not request.is_open or request.municipality not in service.reach(caller.locations):
         raise Forbidden(f"Dossier {request.reference} staat niet open voor uw opvanglocaties.", "id")
 
