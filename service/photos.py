@@ -81,6 +81,12 @@ class PhotoBook:
                 "toekomst; bekijk de cijfers zoals nu gekend zonder de foto te bewaren.",
                 field="as_of",
             )
+        if moment < dt.datetime(year + 1, 1, 1, tzinfo=BRUSSELS):
+            raise InvalidValue(
+                f"Een foto van {year} toont de toestand na het einde van dat jaar: het moment "
+                f"{moment.isoformat()} ligt voor 1 januari {year + 1}.",
+                field="as_of",
+            )
         rules = rules_for(year)
         chained, _ = self.service.ledger.head()
         if chained < (self.service.events.recorder.max_notification_id() or 0):
@@ -136,7 +142,10 @@ class PhotoBook:
 
     def published(self) -> list[dict[str, Any]]:
         """The public figures: per year the latest stored photo, a count from 1 to 4 shown as "<5"."""
-        latest = {e.year: e for e in self.stored()}
+        latest: dict[int, Any] = {}
+        for e in self.stored():  # per year the photo of the latest moment (of those, the last taken)
+            if e.year not in latest or dt.datetime.fromisoformat(e.as_of) >= dt.datetime.fromisoformat(latest[e.year].as_of):
+                latest[e.year] = e
         return [{"year": year, "as_of": e.as_of, "taken_at": e.taken_at, "rules": e.rules,
                  "total": _public_figures(e.figures["total"]),
                  "municipalities": {nis: {"name": municipalities.name(nis, year), **_public_figures(figures)}

@@ -382,3 +382,62 @@ def test_the_first_administrator_is_made_on_the_command_line(store_url, monkeypa
         log = client.app.state.service.access_log.entries()
         assert [e.purpose for e in log if e.action == "beheer"] == [
             "account anna: aangemaakt als admin", "account bert: aangemaakt als worker", "account bert: uitgeschakeld"]
+
+
+# ------------------------------------------------------------ the attacker trial's findings
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_hostile_bodies_get_a_clear_refusal_with_the_security_headers(app) -> None:
+    with TestClient(app, raise_server_exceptions=False) as client:
+        deep = "[" * 3000 + "]" * 3000
+        for path in ("/api/token", "/api/public/photos", "/nergens"):
+            r = client.post(path, content=deep, headers={"content-type": "application/json"})
+            assert r.status_code == 422 and "te diep genest" in r.json()["melding"], (path, r.text)
+        twice = '{"reason": "", "reason": "x"}'
+        for content_type in ("APPLICATION/JSON", "application/problem+json", None):
+            headers = {**_token(app, "worker"), **({"content-type": content_type} if content_type else {})}
+            r = client.post("/api/requests/R1/void", content=twice, headers=headers)
+            assert r.status_code == 422 and "meer dan eens" in r.json()["melding"], (content_type, r.text)
+        huge = client.post("/nergens", content=b"x", headers={"content-length": str(30 * 2**20)})
+        assert huge.status_code == 413
+        assert client.get("/api/me/", headers=_token(app, "worker")).status_code == 404  # no redirect via Host
+        long_name = client.post("/api/token", data={"username": "x" * 100, "password": "y"})
+        assert long_name.status_code == 422 and long_name.json()["veld"] == "username"
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_an_unexpected_error_answers_in_dutch_with_the_security_headers(app, monkeypatch) -> None:
+    def broken(*_, **__):
+        raise RuntimeError("kapot")
+
+    monkeypatch.setattr(app.state.service, "open_requests", broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.get("/api/open-requests", headers=_token(app, "worker"))
+        assert r.status_code == 500 and r.json()["fout"] == "interne_fout"
+        assert r.headers["X-Frame-Options"] == "DENY" and "kapot" not in r.text
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_an_organizer_cannot_tell_an_unknown_dossier_from_one_outside_its_reach(app) -> None:
+    with TestClient(app) as client:
+        org = _token(app, "organizer")
+        body = {"proposal": "P1", "location": "L1", "start": "2025-09-01", "days_per_week": 4, "on": TODAY}
+        unknown = client.post("/api/requests/BESTAAT-NIET/propose", json=body, headers=org)
+        far = client.post("/api/requests/R3/propose", json=body, headers=org)
+        by_id = client.post(f"/api/requests/{app.state.service.get_request('R3').id}/propose", json=body, headers=org)
+        assert unknown.status_code == far.status_code == by_id.status_code == 403
+        assert "R3" not in by_id.text  # an id is never turned into its reference
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_photo_shows_a_year_after_it_ended_and_the_public_sees_the_latest_moment(app) -> None:
+    with TestClient(app) as client:
+        worker = _token(app, "worker")
+        early = client.post("/api/photos/2025", params={"as_of": "2025-06-01T00:00:00+02:00"}, headers=worker)
+        assert early.status_code == 422 and early.json()["veld"] == "as_of"
+        late = client.post("/api/photos/2025", params={"as_of": "2026-02-25T12:00:00+01:00"}, headers=worker)
+        first = client.post("/api/photos/2025", params={"as_of": "2026-01-05T12:00:00+01:00"}, headers=worker)
+        assert late.status_code == first.status_code == 201
+        published = client.get("/api/public/photos").json()
+        assert [(p["year"], p["as_of"]) for p in published] == [(2025, late.json()["as_of"])]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -22,7 +23,10 @@ from starlette.routing import Match
 from service.accounts import ADMIN, ORGANIZER, PUBLIC, REGULATOR, ROLE_NL, ROLES, WORKER, Login
 from service.commands import FOLLOW_UPS
 
+logger = logging.getLogger("loket.api")
+
 COOKIE = "loket_sessie"
+MAX_BODY_BYTES = 25 * 2**20  # the largest body: a workbook to verify (20 MB) with room to spare
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 
@@ -133,7 +137,18 @@ def install(app: FastAPI) -> None:
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Response:
-        response = await _guarded(request, call_next)
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            response: Response = _refusal(413, "te_groot", f"De inhoud is groter dan {MAX_BODY_BYTES // 2**20} MB.")
+        elif length is None and "transfer-encoding" in request.headers:
+            response = _refusal(411, "lengte_ontbreekt", "Geef de lengte van de inhoud op (Content-Length).")
+        else:
+            try:
+                response = await _guarded(request, call_next)
+            except Exception:  # never a bare 500: a Dutch answer with the security headers, and the trace in the log
+                logger.exception("unhandled error on %s %s", request.method, request.url.path)
+                response = _refusal(500, "interne_fout", "Er ging iets mis in de dienst; er werd niets half "
+                                                         "geregistreerd. Probeer opnieuw of meld het de beheerder.")
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         docs = request.url.path in ("/docs", "/redoc", "/docs/oauth2-redirect")

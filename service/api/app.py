@@ -6,6 +6,7 @@ with Dutch messages that name the field. One service per application, built here
 
 from __future__ import annotations
 
+import email.message
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -68,12 +69,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(access.bearer)],
     )
     app.state.service = build(settings)
+    app.router.redirect_slashes = False  # no redirect built from the Host header; /api/me/ is simply unknown
+
     @app.middleware("http")
     async def refuse_duplicate_keys(request: Request, call_next: Any) -> Any:
-        if request.method in ("POST", "PUT", "PATCH") and "json" in request.headers.get("content-type", ""):
+        if request.method in ("POST", "PUT", "PATCH") and _parsed_as_json(request.headers.get("content-type")):
             body = await request.body()
             try:
                 json.loads(body or b"{}", object_pairs_hook=no_duplicate_keys)
+            except RecursionError:
+                return _invalid([("(inhoud)", "de JSON is te diep genest")])
             except ValueError as error:
                 if not isinstance(error, json.JSONDecodeError):  # bad JSON is answered by the route itself
                     return _invalid([("(inhoud)", str(error))])
@@ -132,6 +137,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return _invalid(problems_of(error.errors(), skip=("body", "query", "path"), root="(inhoud)"))
 
     return app
+
+
+def _parsed_as_json(content_type: str | None) -> bool:
+    """Whether FastAPI reads this body as JSON: no content type, or application/json or …+json, in any case."""
+    if not content_type:
+        return True
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
 def _invalid(problems: list[tuple[str, str]]) -> JSONResponse:

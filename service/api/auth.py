@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from service import access_log as log
@@ -64,8 +63,10 @@ def _login(request: Request, service: Any, username: str, password: str, browser
 
 
 @router.post("/token", response_model=Token, summary="Aanmelden voor de API (OAuth2, wachtwoord)")
-def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], service: Service) -> Token:
-    issued, _ = _login(request, service, form.username, form.password, browser=False)
+def token(request: Request, service: Service, username: Annotated[str, Form(max_length=64)],
+          password: Annotated[str, Form(max_length=1024)],
+          grant_type: Annotated[str | None, Form(pattern="^password$")] = None) -> Token:
+    issued, _ = _login(request, service, username, password, browser=False)
     return Token(access_token=issued, expires_in=int(service.settings.session_hours * 3600))
 
 

@@ -137,6 +137,6 @@ def photo(year: Year, service: Service, as_of: AsOf = None) -> dict[str, Any]:
 public = APIRouter(prefix="/api/public", tags=["publieke cijfers"])
 
 
-@public.get("/photos", summary="De gepubliceerde cijfers: de laatst genomen foto van elk jaar, 1 tot 4 als '<5'")
+@public.get("/photos", summary="De gepubliceerde cijfers: per jaar de bewaarde foto van het laatste moment, 1 tot 4 als '<5'")
 def published(service: Service) -> list[dict[str, Any]]:
     return PhotoBook(service).published()

@@ -12,7 +12,7 @@ from service import commands as c
 from service.accounts import ORGANIZER, Login
 from service.aggregates.care_request import STATUS_NL, CareRequest
 from service.aggregates.categories import one_month_after
-from service.aggregates.errors import Forbidden
+from service.aggregates.errors import Forbidden, UnknownRequest
 from service.api.access import Caller
 from service.application import LoketService, Outcome
 from service.municipalities import is_brussels
@@ -61,9 +61,10 @@ def register(body: RegisterBody, service: Service, caller: Caller) -> Created:
 def _follow_up_route(command: str, model: type[c.Strict]) -> None:
     def follow_up(id: RequestId, body: Any, service: Service, caller: Caller) -> Recorded:
         payload = model.model_validate(body.model_dump(exclude_unset=True, by_alias=True))
-        request = service.get_request(id)
         if caller.role == ORGANIZER:
-            check_organizer_may_propose(service, caller, request, payload)
+            request = check_organizer_may_propose(service, caller, id, payload)
+        else:
+            request = service.get_request(id)
         outcome = _run(service, caller, command, request.reference, payload)
         return Recorded(id=str(outcome.id), reference=outcome.reference, event=outcome.event, position=outcome.position)
 
@@ -76,14 +77,23 @@ def _follow_up_route(command: str, model: type[c.Strict]) -> None:
     )
 
 
-def check_organizer_may_propose(service: LoketService, caller: Login, request: CareRequest, payload: c.Strict) -> None:
-    """An organizer proposes a place at one of its own locations, for an open request it could answer."""
+def check_organizer_may_propose(service: LoketService, caller: Login, id: str, payload: c.Strict) -> CareRequest:
+    """An organizer proposes a place at one of its own locations, for an open request it could answer.
+
+    A dossier it may not answer and one that does not exist get the same refusal, naming what
+    was asked: an organizer learns nothing about dossiers outside its reach."""
     location = getattr(payload, "location", None)
     if location not in caller.locations:
         raise Forbidden("Een organisator doet alleen voorstellen voor een eigen opvanglocatie; geef als 'location' "
                         f"de referentie ervan: {', '.join(caller.locations)}.", "location")
+    refusal = Forbidden(f"Dossier {id} staat niet open voor uw opvanglocaties.", "id")
+    try:
+        request = service.get_request(id)
+    except UnknownRequest:
+        raise refusal from None
     if not request.is_open or request.municipality not in service.reach(caller.locations):
-        raise Forbidden(f"Dossier {request.reference} staat niet open voor uw opvanglocaties.", "id")
+        raise refusal
+    return request
 
 
 for _name in c.FOLLOW_UPS:
