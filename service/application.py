@@ -44,6 +44,7 @@ from service.aggregates.import_ledger import RefusedLine
 from service.aggregates.location import Location, location_id
 from service.aggregates.reference_counter import ReferenceCounter, counter_id
 from service.aggregates.stored_photo import StoredPhoto
+from service.current import CurrentView
 from service.identity import keyed_hash, normalize_national_number
 from service.keyring import load_secrets
 from service.ledger import Ledger
@@ -148,6 +149,7 @@ class LoketService:
         self.accounts = Accounts(self._accounts_db, self.secrets)
         self.access_log = AccessLog(self._accounts_db)
         self._write_lock = threading.Lock()
+        self.current = CurrentView(lambda start: self.recorded_events(topics=RECORDED_TOPICS, start=start))
         self._area = frozenset(code for nis in settings.area for code in municipalities.related(nis))
         self._latest: dt.datetime | None = self._read_latest()
 
@@ -529,6 +531,13 @@ class LoketService:
         r.withdraw_proposal(proposal=cmd.proposal, on=cmd.on, reason=cmd.reason, **meta)
 
     def _on_accept(self, r: CareRequest, cmd: c.Accept, uow: UnitOfWork, meta: dict[str, Any]) -> None:
+        offered = r.proposals.get(cmd.proposal)
+        location = uow.get(location_id(offered.location_ref)) if offered and offered.location_ref else None
+        start = cmd.start or (offered.start if offered else None)
+        if isinstance(location, Location) and location.closed_on is not None and start and location.closed_on <= start:
+            raise RuleViolation(
+                f"Locatie {location.reference} ({location.name}) is gesloten sinds {location.closed_on.isoformat()}; "
+                "dit voorstel kan niet meer aanvaard worden.", field="proposal")
         r.accept(proposal=cmd.proposal, on=cmd.on, start=cmd.start, days_per_week=cmd.days_per_week, **meta)
 
     def _on_cancel_placement(self, r: CareRequest, cmd: c.CancelPlacement, uow: UnitOfWork, meta: dict[str, Any]) -> None:
@@ -574,10 +583,31 @@ class LoketService:
         elif loc is None:
             raise UnknownRequest(f"Locatie '{command.target}' bestaat niet bij dit loket.", field="location")
         elif isinstance(p, c.ReportFreePlaces):
-            loc.report_free_places(from_date=p.from_, places=p.places, days_per_week=p.days_per_week, **meta)
+            loc.report_free_places(from_date=p.from_, places=p.places, days_per_week=p.days_per_week,
+                                   hours=list(p.hours) if p.hours is not None else None, **meta)
         elif isinstance(p, c.CloseLocation):
             loc.close(on=p.on, reason=p.reason, **meta)
+            self._end_placements_at(loc, p, uow, meta)
+        elif isinstance(p, c.ChangeLocation):
+            changes = {k: getattr(p, k) for k in p.model_fields_set - {"reason"} if getattr(p, k) is not None}
+            if "municipality" in changes:
+                self.check_municipality(changes["municipality"])
+            if "hours" in changes:
+                changes["hours"] = sorted(set(changes["hours"]))
+            loc.change_details(changes=changes, reason=p.reason, **meta)
+        elif isinstance(p, c.ReopenLocation):
+            loc.reopen(on=p.on, reason=p.reason, **meta)
         return Outcome(command.target, loc.id, type(loc.pending_events[-1]).__name__)
+
+    def _end_placements_at(self, loc: Location, closure: c.CloseLocation, uow: UnitOfWork, meta: dict[str, Any]) -> None:
+        """The crisis: every placement in force at the closed location is cancelled in the same
+        transaction as the closure, and its request flagged for urgent follow-up."""
+        reason = f"Sluiting van locatie {loc.reference} ({loc.name}): {closure.reason}"
+        in_batch = [i for i, agg in uow.loaded.items() if isinstance(agg, CareRequest)]  # not saved yet
+        for request_id_ in dict.fromkeys(self.current.refresh().placed_at(loc.reference) + in_batch):
+            request = uow.get(request_id_)
+            if isinstance(request, CareRequest) and request.placement_location() == loc.reference:
+                request.end_placement_by_closure(location=loc.reference, on=closure.on, reason=reason, **meta)
 
     # ------------------------------------------------------------------ reads
 
@@ -610,9 +640,10 @@ class LoketService:
         """Requests closed at least `years` ago whose personal data is still there, oldest first."""
         today = today or dt.datetime.now(BRUSSELS).date()
         limit = _years_before(today, years)
-        states, _ = self.request_states(dt.datetime.now(BRUSSELS))
-        due = [(r.reference, r.closed_on) for r in states.values()
-               if not r.is_open and not r.erased and r.closed_on is not None and r.closed_on <= limit]
+        with self.current.lock():
+            states = self.current.refresh().requests
+            due = [(r.reference, r.closed_on) for r in states.values()
+                   if not r.is_open and not r.erased and r.closed_on is not None and r.closed_on <= limit]
         return sorted(due, key=lambda item: (item[1], item[0]))  # type: ignore[arg-type, return-value]
 
     def location(self, reference: str) -> Location | None:
@@ -640,8 +671,8 @@ class LoketService:
     def open_requests(self) -> list[CareRequest]:
         """Every open request as known now, in the order of domain.md: priority group and vulnerable
         families first, then urgent, then by request date."""
-        states, _ = self.request_states(dt.datetime.now(BRUSSELS))
-        found = [r for r in states.values() if r.is_open and r.care_type == "baby_toddler"]
+        with self.current.lock():
+            found = self.current.refresh().open_requests()
 
         def order(r: CareRequest) -> tuple[bool, bool, dt.date, str]:
             cats = r.categories(municipalities.is_brussels(r.municipality))

@@ -254,6 +254,23 @@ class ReportFreePlaces(Strict):
     from_: Day = Field(alias="from")
     places: Annotated[StrictInt, Field(ge=0, le=10000)]
     days_per_week: Days
+    hours: list[Hour] | None = None  # not given: the location's own opening hours
+
+
+class ChangeLocation(Strict):
+    """Details of a location that changed (or were entered wrongly), with the reason."""
+
+    name: Text | None = None
+    organizer: Text | None = None
+    municipality: Nis | None = None
+    capacity: Annotated[StrictInt, Field(ge=0, le=10000)] | None = None
+    hours: list[Hour] | None = None
+    reason: Text
+
+
+class ReopenLocation(Strict):
+    on: Day
+    reason: Text
 
 
 class CloseLocation(Strict):
@@ -284,6 +301,8 @@ LOCATION_COMMANDS: dict[str, type[Strict]] = {
     "register_location": RegisterLocation,
     "report_free_places": ReportFreePlaces,
     "close_location": CloseLocation,
+    "change_location": ChangeLocation,
+    "reopen_location": ReopenLocation,
 }
 FOLLOW_UPS = tuple(c for c in REQUEST_COMMANDS if c != "register")
 

@@ -53,6 +53,7 @@ class Proposal:
     hours: tuple[str, ...]
     on: dt.date
     state: str = PENDING
+    location_ref: str | None = None  # a registered location's reference, when it names one
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,20 @@ class Placement:
     start: dt.date
     days_per_week: float
     on: dt.date
+
+
+@dataclass
+class Crisis:
+    """A placement ended because its location closed: the request needs urgent follow-up."""
+
+    location: str
+    on: dt.date
+    had: Placement
+    placed_again_on: dt.date | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.placed_again_on is None
 
 
 class CareRequest(Aggregate):
@@ -161,6 +176,7 @@ class CareRequest(Aggregate):
         self.solved_in: str | None = None
         self.erased = False
         self.closed_on: dt.date | None = None  # when it stopped being open (for the retention rule)
+        self.crisis: Crisis | None = None  # the last placement ended by a closure, and its follow-up
 
     # ---------------------------------------------------------- derived views
 
@@ -378,7 +394,8 @@ class CareRequest(Aggregate):
 
         def apply(self, agg: CareRequest) -> None:
             agg.proposals[self.proposal] = Proposal(
-                self.proposal, self.location, self.start, self.days_per_week, tuple(self.hours), self.on
+                self.proposal, self.location, self.start, self.days_per_week, tuple(self.hours), self.on,
+                location_ref=self.location_ref,
             )
 
     def propose(
@@ -437,6 +454,8 @@ class CareRequest(Aggregate):
             agg._set_proposal_state(self.proposal, ACCEPTED)
             agg.placement = Placement(self.proposal, self.start, self.days_per_week, self.on)
             agg.closed_on = self.on
+            if agg.crisis is not None and agg.crisis.open:
+                agg.crisis.placed_again_on = self.on
 
     def accept(
         self, *, proposal: str, on: dt.date, start: dt.date | None, days_per_week: float | None,
@@ -466,9 +485,41 @@ class CareRequest(Aggregate):
     def cancel_placement(self, *, on: dt.date, reason: str, recorded_at: str, by: str, source: str | None = None) -> None:
         self.check_not_voided()
         if self.placement is None:
+            if self.crisis is not None and self.crisis.open:
+                raise RuleViolation(
+                    f"De plaatsing van dossier {self.reference} werd al geannuleerd door de sluiting van locatie "
+                    f"{self.crisis.location} op {self.crisis.on.isoformat()}.")
             raise RuleViolation(f"Dossier {self.reference} heeft geen aanvaarde plaatsing om te annuleren.")
         check_not_after_recording("on", on, recorded_at)
         self.trigger_event(self.PlacementCancelled, on=on, reason=reason, recorded_at=recorded_at, by=by, source=source)
+
+    def placement_location(self) -> str | None:
+        """The registered location of the placement in force, if it names one."""
+        if self.placement is None:
+            return None
+        return self.proposals[self.placement.proposal].location_ref
+
+    class ClosureCrisisFlagged(Event):
+        """The placement's location closed: cancelled (an event before this one), urgent follow-up now."""
+
+        location: str
+        on: dt.date
+        proposal: str
+        start: dt.date
+        days_per_week: float
+
+        def apply(self, agg: CareRequest) -> None:
+            agg.crisis = Crisis(self.location, self.on, Placement(self.proposal, self.start, self.days_per_week, self.on))
+
+    def end_placement_by_closure(
+        self, *, location: str, on: dt.date, reason: str, recorded_at: str, by: str, source: str | None = None,
+    ) -> None:
+        """A closure cancels the placement as an explicit cancellation would, then flags the request."""
+        had = self.placement
+        assert had is not None
+        self.trigger_event(self.PlacementCancelled, on=on, reason=reason, recorded_at=recorded_at, by=by, source=source)
+        self.trigger_event(self.ClosureCrisisFlagged, location=location, on=on, proposal=had.proposal, start=had.start,
+                           days_per_week=had.days_per_week, recorded_at=recorded_at, by=by, source=source)
 
     class SolvedElsewhere(Event):
         municipality: str

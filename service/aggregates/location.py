@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from eventsourcing.domain import Aggregate
 
@@ -24,6 +25,7 @@ class FreePlaces:
     from_date: dt.date
     places: int
     days_per_week: float
+    hours: tuple[str, ...] = ()  # the extended hours these places offer
 
 
 class Location(Aggregate):
@@ -59,18 +61,57 @@ class Location(Aggregate):
         from_date: dt.date
         places: int
         days_per_week: float
+        hours: list[str] | None = None  # not given: the location's own hours (rows before it existed too)
 
         def apply(self, agg: Location) -> None:
-            agg.free_places.append(FreePlaces(self.from_date, self.places, self.days_per_week))
+            hours = agg.hours if self.hours is None else tuple(self.hours)
+            agg.free_places.append(FreePlaces(self.from_date, self.places, self.days_per_week, hours))
 
     def report_free_places(
-        self, *, from_date: dt.date, places: int, days_per_week: float, recorded_at: str, by: str, source: str | None = None
+        self, *, from_date: dt.date, places: int, days_per_week: float, hours: list[str] | None = None,
+        recorded_at: str, by: str, source: str | None = None,
     ) -> None:
         self.check_not_closed()
+        if hours is not None and not set(hours) <= set(self.hours):
+            missing = ", ".join(sorted(set(hours) - set(self.hours)))
+            raise RuleViolation(f"Locatie {self.reference} is niet open op deze momenten: {missing}.", field="hours")
         self.trigger_event(
             self.FreePlacesReported, from_date=from_date, places=places, days_per_week=days_per_week,
-            recorded_at=recorded_at, by=by, source=source,
+            hours=sorted(set(hours)) if hours is not None else None, recorded_at=recorded_at, by=by, source=source,
         )
+
+    @property
+    def offer(self) -> FreePlaces | None:
+        """The free places as last reported (a report replaces the one before it)."""
+        return self.free_places[-1] if self.free_places else None
+
+    class DetailsChanged(Event):
+        changes: dict[str, Any]
+        reason: str
+
+        def apply(self, agg: Location) -> None:
+            for name, value in self.changes.items():
+                setattr(agg, name, tuple(value) if name == "hours" else value)
+
+    def change_details(self, *, changes: dict[str, Any], reason: str, recorded_at: str, by: str,
+                       source: str | None = None) -> None:
+        if not changes:
+            raise RuleViolation("Geef minstens één gegeven om te wijzigen.", field="changes")
+        self.trigger_event(self.DetailsChanged, changes=changes, reason=reason, recorded_at=recorded_at, by=by,
+                           source=source)
+
+    class Reopened(Event):
+        on: dt.date
+        reason: str
+
+        def apply(self, agg: Location) -> None:
+            agg.closed_on = None
+
+    def reopen(self, *, on: dt.date, reason: str, recorded_at: str, by: str, source: str | None = None) -> None:
+        if self.closed_on is None:
+            raise RuleViolation(f"Locatie {self.reference} is niet gesloten.")
+        check_not_after_recording("on", on, recorded_at)
+        self.trigger_event(self.Reopened, on=on, reason=reason, recorded_at=recorded_at, by=by, source=source)
 
     class Closed(Event):
         on: dt.date
