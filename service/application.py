@@ -48,6 +48,7 @@ from service.current import CurrentView
 from service.identity import keyed_hash, normalize_national_number
 from service.keyring import load_secrets
 from service.ledger import Ledger
+from service.matching import domain_order
 from service.projections.photo import default_moment, fold, take_photo
 from service.projections.rules import RuleSet, rules_for
 from service.settings import Settings
@@ -533,8 +534,7 @@ class LoketService:
     def _on_accept(self, r: CareRequest, cmd: c.Accept, uow: UnitOfWork, meta: dict[str, Any]) -> None:
         offered = r.proposals.get(cmd.proposal)
         location = uow.get(location_id(offered.location_ref)) if offered and offered.location_ref else None
-        start = cmd.start or (offered.start if offered else None)
-        if isinstance(location, Location) and location.closed_on is not None and start and location.closed_on <= start:
+        if isinstance(location, Location) and location.closed_on is not None and location.closed_on <= cmd.on:
             raise RuleViolation(
                 f"Locatie {location.reference} ({location.name}) is gesloten sinds {location.closed_on.isoformat()}; "
                 "dit voorstel kan niet meer aanvaard worden.", field="proposal")
@@ -669,16 +669,9 @@ class LoketService:
         return frozenset(codes)
 
     def open_requests(self) -> list[CareRequest]:
-        """Every open request as known now, in the order of domain.md: priority group and vulnerable
-        families first, then urgent, then by request date."""
+        """Every open request as known now, in the order of domain.md."""
         with self.current.lock():
-            found = self.current.refresh().open_requests()
-
-        def order(r: CareRequest) -> tuple[bool, bool, dt.date, str]:
-            cats = r.categories(municipalities.is_brussels(r.municipality))
-            return (not (cats["priority_group"] or cats["vulnerable_family"]), not r.urgent, r.request_date, r.reference)
-
-        return sorted(found, key=order)
+            return sorted(self.current.refresh().open_requests(), key=domain_order)
 
     def photo(
         self, year: int, as_of: dt.datetime | None = None, upto: int | None = None, rules: RuleSet | None = None

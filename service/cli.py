@@ -431,6 +431,49 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_match(args: argparse.Namespace) -> int:
+    from service.api.organizer import needs
+    from service.matching import location_json, places_for, requests_for
+
+    with _existing_store(catch_up=True) as service, service.current.lock():
+        view = service.current.refresh()
+        if args.request:
+            request = service.get_request(args.request)
+            places = [{**location_json(m.location), "fits": m.fits, "reasons": m.reasons()}
+                      for m in places_for(request, view.locations.values())]
+            _print_json({**needs(request), "open": request.is_open, "places": places})
+            return EXIT_OK
+        loc = view.locations.get(args.location)
+        if loc is None:
+            print(f"Locatie '{args.location}' bestaat niet bij dit loket.", file=sys.stderr)
+            return EXIT_USAGE
+        found = [{**needs(m.request), "urgent": m.request.urgent, "fits": m.fits, "reasons": m.reasons()}
+                 for m in requests_for(loc, view.open_requests())]
+        _print_json({**location_json(loc), "requests": found})
+    return EXIT_OK
+
+
+def cmd_crisis(args: argparse.Namespace) -> int:
+    from service.crisis import crisis_csv, crisis_list, crisis_xlsx
+
+    with _existing_store(catch_up=True) as service:
+        crisis = crisis_list(service, args.location, contact=True)
+        service.access_log.record_many(args.by, "cli", "lezen", [a["request"] for a in crisis["affected"]],
+                                       f"cli:crisislijst ({args.format})", "cli")
+    if args.format == "json":
+        if args.out:
+            return _write(args.out, json.dumps(crisis, indent=2, ensure_ascii=False, default=str).encode(), "crisislijst")
+        _print_json(crisis)
+        return EXIT_OK
+    data = crisis_csv(crisis) if args.format == "csv" else crisis_xlsx(crisis)
+    if not args.out:
+        print("Geef --out FILE voor een werkboek of CSV.", file=sys.stderr)
+        return EXIT_USAGE
+    progress = crisis["progress"]
+    print(f"{progress['affected']} gezinnen getroffen, {progress['placed_again']} opnieuw geplaatst.", file=sys.stderr)
+    return _write(args.out, data, "crisislijst")
+
+
 def cmd_rotate_keys(args: argparse.Namespace) -> int:
     with _existing_store(catch_up=True) as service:
         before = service.vault.kek_usage()
@@ -570,6 +613,19 @@ def parser() -> argparse.ArgumentParser:
     retention.add_argument("--years", type=int, default=None, help="standaard LOKET_RETENTION_YEARS (2)")
     retention.add_argument("--by", default=_operator_default(), help="wie wist")
     retention.set_defaults(run=cmd_retention)
+
+    match = sub.add_parser("match", help="vrije plaatsen voor een vraag, of open vragen voor een locatie, met redenen")
+    which = match.add_mutually_exclusive_group(required=True)
+    which.add_argument("--request", help="dossierreferentie: de passende vrije plaatsen, best eerst")
+    which.add_argument("--location", help="locatiereferentie: de open vragen die haar vrije plaatsen kunnen beantwoorden")
+    match.set_defaults(run=cmd_match)
+
+    crisis = sub.add_parser("crisis", help="de crisislijst van een gesloten locatie (om te bellen)")
+    crisis.add_argument("location")
+    crisis.add_argument("--format", choices=("json", "xlsx", "csv"), default="json")
+    crisis.add_argument("--out", default=None)
+    crisis.add_argument("--by", default=_operator_default(), help="wie de lijst opvraagt (toegangslogboek)")
+    crisis.set_defaults(run=cmd_crisis)
 
     rotate = sub.add_parser("rotate-keys", help="alle sleutels omhullen onder de nieuwste LOKET_KEK")
     rotate.set_defaults(run=cmd_rotate_keys)

@@ -73,7 +73,7 @@ def _token(app, role: str) -> dict[str, str]:
 
 def _url(path: str, photo_id: str) -> str:
     return (path.replace("{id}", "R1").replace("{year}", "2025").replace("{photo_id}", photo_id)
-            .replace("{name}", "zoe"))
+            .replace("{name}", "zoe").replace("{ref}", "L1"))
 
 
 def _walk(app) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ Personal data reaches this module only as an encrypted token (`personal`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -600,10 +601,7 @@ class CareRequest(Aggregate):
         self.trigger_event(self.PersonalDataErased, on=on, ground=ground, recorded_at=recorded_at, by=by, source=source)
 
     def _set_proposal_state(self, proposal: str, state: str) -> None:
-        old = self.proposals[proposal]
-        self.proposals[proposal] = Proposal(
-            old.reference, old.location, old.start, old.days_per_week, old.hours, old.on, state
-        )
+        self.proposals[proposal] = dataclasses.replace(self.proposals[proposal], state=state)
 
 
 _PROPOSAL_STATE_NL = {

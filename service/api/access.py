@@ -48,6 +48,20 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     **{("POST", f"/api/requests/{{id}}/{name}"): LOKET | ({ORGANIZER} if name == "propose" else set())
        for name in FOLLOW_UPS},
     ("GET", "/api/open-requests"): LOKET | {ORGANIZER},
+    ("GET", "/api/requests/{id}/matches"): LOKET,
+    # locations: anyone logged in reads them; an organizer reports its own free places and sees
+    # the requests they could answer (without personal data); the crisis list is the loket's
+    ("GET", "/api/locations"): LOGGED_IN,
+    ("POST", "/api/locations"): LOKET,
+    ("GET", "/api/locations/{ref}"): LOGGED_IN,
+    ("POST", "/api/locations/{ref}/report_free_places"): LOKET | {ORGANIZER},
+    ("POST", "/api/locations/{ref}/change_location"): LOKET,
+    ("POST", "/api/locations/{ref}/close_location"): LOKET,
+    ("POST", "/api/locations/{ref}/reopen_location"): LOKET,
+    ("GET", "/api/locations/{ref}/matches"): LOKET | {ORGANIZER},
+    ("GET", "/api/locations/{ref}/crisis"): LOKET,
+    ("GET", "/api/locations/{ref}/crisis.csv"): LOKET,
+    ("GET", "/api/locations/{ref}/crisis.xlsx"): LOKET,
     # figures: the loket and the regulator; only the loket takes a photo
     ("GET", "/api/photos"): FIGURES,
     ("POST", "/api/photos/{year}"): LOKET,

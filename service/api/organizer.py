@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api", tags=["opvangvragen"])
 SHARED_WITH_ORGANIZERS = ("name", "phone", "email", "address")
 
 
-def _needs(r: CareRequest) -> dict[str, Any]:
+def needs(r: CareRequest) -> dict[str, Any]:
     return {"reference": r.reference, "municipality": r.municipality,
             "municipality_name": municipalities.name(r.municipality), "request_date": r.request_date,
             "desired_start": r.wish_start, "days_per_week": r.wish_days, "hours": list(r.wish_hours),
@@ -35,13 +35,13 @@ def _needs(r: CareRequest) -> dict[str, Any]:
 def open_requests(service: Service, caller: Caller) -> list[dict[str, Any]]:
     found = service.open_requests()
     if caller.role != ORGANIZER:
-        return [{**_needs(r), "urgent": r.urgent, "consent": r.consent} for r in found]
+        return [{**needs(r), "urgent": r.urgent, "consent": r.consent} for r in found]
     reach = service.reach(caller.locations)
     out, shared = [], []
     for r in found:
         if r.municipality not in reach:
             continue
-        item = _needs(r)
+        item = needs(r)
         personal = service.personal_data(r) if r.consent else None
         if personal is not None:
             contact = personal.get("contact") or {}

@@ -1,0 +1,105 @@
+"""The crisis list of a closed location: every family whose placement ended with it.
+
+For each affected request: what it had (the cancelled placement), whether it is placed again
+(and when), and the fitting free places elsewhere, needed from the closure on (start, days and
+hours fit; its own municipality first). Loket workers also get how to reach the family, for
+phoning; that read is written in the access log by the caller.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from openpyxl import Workbook
+
+from service import municipalities
+from service.aggregates.errors import UnknownRequest
+from service.matching import places_for
+from service.reports.layout import neutralized
+
+SUGGESTIONS = 5
+
+
+def crisis_list(service: Any, location: str, contact: bool = False) -> dict[str, Any]:
+    with service.current.lock():
+        view = service.current.refresh()
+        loc = view.locations.get(location)
+        if loc is None:
+            raise UnknownRequest(f"Locatie '{location}' bestaat niet bij dit loket.", field="location")
+        affected = []
+        for r in view.affected_by(location):
+            crisis = r.crisis
+            needed = max(r.wish_start, crisis.on)
+            fitting = [m for m in places_for(r, view.locations.values(), needed_from=needed)
+                       if m.criteria["start"].fits and m.criteria["days"].fits and m.criteria["hours"].fits]
+            item: dict[str, Any] = {
+                "request": r.reference,
+                "suggestions": [m.location.reference for m in fitting[:SUGGESTIONS]],
+                "municipality": r.municipality,
+                "had": {"proposal": crisis.had.proposal, "start": crisis.had.start,
+                        "days_per_week": crisis.had.days_per_week},
+                "needed_from": needed,
+                "hours": list(r.wish_hours),
+                "placed_again_on": crisis.placed_again_on,
+                "open": r.is_open,
+                "why": {m.location.reference: m.reasons() for m in fitting[:SUGGESTIONS]},
+            }
+            if contact:
+                data = service.personal_data(r)
+                item["contact"] = (data or {}).get("contact") or {}
+                item["personal_data_erased"] = data is None
+            affected.append(item)
+    placed = [a["placed_again_on"] for a in affected if a["placed_again_on"] is not None]
+    return {
+        "location": location, "name": loc.name, "closed_on": loc.closed_on,
+        "affected": affected,
+        "progress": {"affected": len(affected), "placed_again": len(placed), "waiting": len(affected) - len(placed),
+                     "last_placed_again_on": max(placed) if placed else None},
+    }
+
+
+COLUMNS = ("Dossier", "Gemeente", "Had plaats vanaf", "Dagen", "Nodig vanaf", "Opnieuw geplaatst op",
+           "Voorstellen (locaties)", "Naam", "Telefoon", "E-mail")
+
+
+def _rows(crisis: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for a in crisis["affected"]:
+        contact = a.get("contact") or {}
+        rows.append([a["request"], municipalities.name(a["municipality"]), a["had"]["start"].strftime("%d/%m/%Y"),
+                     f"{a['had']['days_per_week']:g}".replace(".", ","), a["needed_from"].strftime("%d/%m/%Y"),
+                     a["placed_again_on"].strftime("%d/%m/%Y") if a["placed_again_on"] else "",
+                     ", ".join(a["suggestions"]), contact.get("name", ""), contact.get("phone", ""),
+                     contact.get("email", "")])
+    return [[neutralized(str(v)) for v in row] for row in rows]
+
+
+def crisis_csv(crisis: dict[str, Any]) -> bytes:
+    """The phone list as CSV: ; separated, UTF-8 with BOM (Excel with Belgian settings)."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(_rows(crisis))
+    return ("\ufeff" + out.getvalue()).encode()
+
+
+def crisis_xlsx(crisis: dict[str, Any]) -> bytes:
+    """The phone list as a workbook: one row per family, progress on top."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Crisislijst"
+    progress = crisis["progress"]
+    sheet.append([f"Sluiting {crisis['location']} {crisis['name']} op {crisis['closed_on'].strftime('%d/%m/%Y')}"])
+    sheet.append([f"{progress['affected']} gezinnen getroffen, {progress['placed_again']} opnieuw geplaatst, "
+                  f"{progress['waiting']} wachten nog"])
+    sheet.append([])
+    sheet.append(list(COLUMNS))
+    for row in _rows(crisis):
+        sheet.append(row)
+    for column, width in zip("ABCDEFGHIJ", (14, 18, 14, 7, 14, 18, 30, 26, 16, 28), strict=True):
+        sheet.column_dimensions[column].width = width
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

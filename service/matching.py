@@ -1,0 +1,129 @@
+"""Matching free places and open requests, both ways, with the reason for every result.
+
+Four criteria, each with what fits and what does not (in Dutch, for the loket worker):
+start (free from on or before the start the family needs), days (enough days a week),
+hours (every extended hour the family asks is offered) and municipality (the location lies in
+the municipality the request is attributed to, under any code before or after a merger).
+
+- For a request: every open location with free places, most fitting first (how many criteria
+  fit; then the earliest start; then the family's own municipality; then the reference).
+- For a location's free places: the open requests in its municipality that the places can
+  take (days and hours fit), in the order of domain.md: priority group and vulnerable families
+  first, then urgent requests, then by request date.
+
+The system proposes; the loket worker decides (a chosen match is recorded as a proposal).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from service import municipalities
+from service.aggregates.care_request import CareRequest
+from service.aggregates.location import FreePlaces, Location
+
+HOURS_NL = {"early": "vroeg (voor 7 u)", "late": "laat (na 18 u)", "weekend": "weekend", "holiday": "feestdagen"}
+CRITERIA = ("start", "days", "hours", "municipality")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    fits: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Match:
+    request: CareRequest
+    location: Location
+    offer: FreePlaces
+    criteria: dict[str, Criterion]
+    delay_days: int
+
+    @property
+    def fits(self) -> bool:
+        return all(c.fits for c in self.criteria.values())
+
+    @property
+    def fitting(self) -> int:
+        return sum(c.fits for c in self.criteria.values())
+
+    def reasons(self) -> dict[str, dict[str, Any]]:
+        return {name: {"past": c.fits, "reden": c.reason} for name, c in self.criteria.items()}
+
+
+def _days(value: float) -> str:
+    return f"{value:g}".replace(".", ",")
+
+
+def _hours(hours: Iterable[str]) -> str:
+    return ", ".join(HOURS_NL[h] for h in sorted(hours)) or "geen"
+
+
+def judge(request: CareRequest, location: Location, offer: FreePlaces, needed_from: dt.date | None = None) -> Match:
+    """How one location's free places fit one request (needed from its wish, or from `needed_from`)."""
+    need = needed_from or request.wish_start
+    delay = (offer.from_date - need).days
+    start = (Criterion(True, f"vrij vanaf {offer.from_date.isoformat()}, nodig vanaf {need.isoformat()}")
+             if delay <= 0 else
+             Criterion(False, f"pas vrij vanaf {offer.from_date.isoformat()}, {delay} dagen na {need.isoformat()}"))
+    days = (Criterion(True, f"{_days(offer.days_per_week)} dagen per week vrij, {_days(request.wish_days)} gevraagd")
+            if offer.days_per_week >= request.wish_days else
+            Criterion(False, f"slechts {_days(offer.days_per_week)} van de {_days(request.wish_days)} gevraagde dagen"))
+    missing = set(request.wish_hours) - set(offer.hours)
+    hours = (Criterion(True, f"gevraagde ruimere uren: {_hours(request.wish_hours)}") if not missing else
+             Criterion(False, f"niet aangeboden: {_hours(missing)}"))
+    same = request.municipality in municipalities.related(location.municipality)
+    place = municipalities.name(location.municipality)
+    where = (Criterion(True, f"in {place}, de gemeente van de vraag") if same else
+             Criterion(False, f"in {place}; de vraag hoort bij {municipalities.name(request.municipality)}"))
+    return Match(request, location, offer, {"start": start, "days": days, "hours": hours, "municipality": where},
+                 max(delay, 0))
+
+
+def open_locations(locations: Iterable[Location]) -> list[tuple[Location, FreePlaces]]:
+    """Locations that are open and report at least one free place, with that report."""
+    return [(loc, loc.offer) for loc in locations
+            if loc.closed_on is None and loc.offer is not None and loc.offer.places > 0]
+
+
+def places_for(request: CareRequest, locations: Iterable[Location], needed_from: dt.date | None = None) -> list[Match]:
+    """Every open location with free places for one request, most fitting first."""
+    matches = [judge(request, loc, offer, needed_from) for loc, offer in open_locations(locations)]
+    return sorted(matches, key=lambda m: (-m.fitting, m.delay_days, not m.criteria["municipality"].fits,
+                                          m.location.reference))
+
+
+def domain_order(request: CareRequest) -> tuple[bool, bool, dt.date, str]:
+    """Priority group and vulnerable families first, then urgent, then by request date."""
+    cats = request.categories(municipalities.is_brussels(request.municipality))
+    return (not (cats["priority_group"] or cats["vulnerable_family"]), not request.urgent, request.request_date,
+            request.reference)
+
+
+def requests_for(location: Location, requests: Iterable[CareRequest]) -> list[Match]:
+    """The open requests a location's free places could answer, in the order of domain.md."""
+    offer = location.offer
+    if location.closed_on is not None or offer is None or offer.places <= 0:
+        return []
+    matches = [judge(r, location, offer) for r in requests]
+    fitting = [m for m in matches if m.criteria["municipality"].fits and m.criteria["days"].fits
+               and m.criteria["hours"].fits]
+    return sorted(fitting, key=lambda m: domain_order(m.request))
+
+
+def offer_json(offer: FreePlaces | None) -> dict[str, Any] | None:
+    if offer is None:
+        return None
+    return {"from": offer.from_date, "places": offer.places, "days_per_week": offer.days_per_week,
+            "hours": list(offer.hours)}
+
+
+def location_json(loc: Location) -> dict[str, Any]:
+    return {"location": loc.reference, "name": loc.name, "organizer": loc.organizer,
+            "municipality": loc.municipality, "municipality_name": municipalities.name(loc.municipality),
+            "capacity": loc.capacity, "hours": list(loc.hours), "closed_on": loc.closed_on,
+            "free": offer_json(loc.offer)}

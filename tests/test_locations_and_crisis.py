@@ -1,0 +1,222 @@
+"""Locations, free places, matching both ways, and the crisis when a location closes.
+
+The scenario is tests/data/crisis.jsonl: four locations in Leuven (24062) and Bierbeek (24011),
+five requests of 2025 in Leuven wanting care from 2025-02-15, and Het Nest (L-NEST) closing on
+2025-03-10 after a fire, with K-A and K-B placed there (K-C at De Zon, K-D only proposed at
+Het Nest, K-E's placement there already cancelled). Free places: De Zon from 1 March (3, five
+days, early), De Vlinder in Bierbeek from 1 March (2, four days), Klein Duimpje from
+1 September (1, two days). After the closure K-B is placed again at De Zon on 20 March.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api.app import create_app
+from service.application import LoketService
+from service.cli import main as cli
+from service.importer import import_history
+from service.settings import Settings
+from tests.builders import login, write_history
+
+SCENARIO = Path(__file__).parent / "data" / "crisis.jsonl"
+LINES = [json.loads(x) for x in SCENARIO.read_text().splitlines()]
+CLOSURE = 23  # the line of close_location
+BRUSSELS = dt.timezone(dt.timedelta(hours=1))
+BEFORE = dt.datetime(2025, 3, 9, 12, tzinfo=BRUSSELS)
+
+
+def _all(photo: dict) -> dict:
+    return photo["total"]["all"]
+
+
+@pytest.fixture
+def scenario(store_url):
+    service = LoketService(Settings(store=store_url))
+    report = import_history(service, SCENARIO)
+    yield service, report
+    service.close()
+
+
+def test_the_closure_cancels_the_placements_there_and_an_explicit_cancellation_is_refused(scenario) -> None:
+    service, report = scenario
+    refused = dict(report.refused)
+    assert sorted(refused) == [24, 25, 26]
+    assert "al geannuleerd door de sluiting van locatie L-NEST op 2025-03-10" in refused[24]
+    assert "al geannuleerd door de sluiting van locatie L-NEST" in refused[25]
+    assert "gesloten sinds 2025-03-10" in refused[26]  # no acceptance of a place at a closed location
+    a = service.get_request("K-A")
+    assert a.is_open and a.placement is None and a.crisis.location == "L-NEST" and a.crisis.open
+    events = [type(e).__name__ for e in service.history("K-A")][-2:]
+    assert events == ["PlacementCancelled", "ClosureCrisisFlagged"]
+    assert "Sluiting van locatie L-NEST" in service.history("K-A")[-2].reason
+    for untouched in ("K-C", "K-D", "K-E"):  # placed elsewhere, only proposed, cancelled before
+        assert service.get_request(untouched).crisis is None
+
+
+def test_the_crisis_list_names_each_family_with_fitting_places_elsewhere_and_the_progress(scenario) -> None:
+    service, _ = scenario
+    from service.crisis import crisis_list
+
+    crisis = crisis_list(service, "L-NEST")
+    assert [{"request": a["request"], "suggestions": a["suggestions"]} for a in crisis["affected"]] == [
+        {"request": "K-A", "suggestions": ["L-ZON", "L-VLIN"]},  # own municipality first; De Vlinder is in Bierbeek
+        {"request": "K-B", "suggestions": ["L-ZON"]},  # five days and early: only De Zon
+    ]
+    a, b = crisis["affected"]
+    assert a["had"] == {"proposal": "P1", "start": dt.date(2025, 2, 15), "days_per_week": 4}
+    assert a["needed_from"] == dt.date(2025, 3, 10) and a["placed_again_on"] is None and a["open"]
+    assert b["placed_again_on"] == dt.date(2025, 3, 20) and not b["open"]
+    assert crisis["progress"] == {"affected": 2, "placed_again": 1, "waiting": 1,
+                                  "last_placed_again_on": dt.date(2025, 3, 20)}
+    assert "contact" not in a
+    assert crisis_list(service, "L-NEST", contact=True)["affected"][0]["contact"]["name"] == "Ouder K-A"
+
+
+def test_a_closure_only_adds_events_the_photo_reads_them_as_explicit_cancellations(scenario, store_url, tmp_path) -> None:
+    service, _ = scenario
+    before = service.photo(2025, BEFORE)
+    after = service.photo(2025)
+    assert _all(before) == {"requests": 5, "unanswered": 2, "no_proposal": 0, "not_accepted": 2, "deviating": 0}
+    # K-A lost its place (not accepted), K-B is placed again more than a month late (deviating)
+    assert _all(after) == {"requests": 5, "unanswered": 4, "no_proposal": 0, "not_accepted": 3, "deviating": 1}
+    explicit = [*LINES[:CLOSURE - 1],
+                {**LINES[CLOSURE], "type": "cancel_placement"}, {**LINES[CLOSURE + 1], "type": "cancel_placement"},
+                *LINES[CLOSURE + 3:]]
+    other = LoketService(Settings(store=f"sqlite:///{tmp_path}/explicit.sqlite"))
+    try:
+        assert import_history(other, write_history(tmp_path / "explicit.jsonl", explicit)).ok
+        assert other.photo(2025)["total"] == after["total"]
+    finally:
+        other.close()
+
+
+def test_matching_both_ways_with_a_reason_for_each_result(scenario) -> None:
+    service, _ = scenario
+    from service.matching import places_for, requests_for
+
+    view = service.current.refresh()
+    places = places_for(service.get_request("K-A"), view.locations.values())
+    assert [(m.location.reference, m.fitting) for m in places] == [("L-ZON", 3), ("L-VLIN", 2), ("L-KLEIN", 2)]
+    zon = places[0].reasons()
+    assert zon["start"] == {"past": False, "reden": "pas vrij vanaf 2025-03-01, 14 dagen na 2025-02-15"}
+    assert zon["days"]["past"] and zon["hours"]["past"] and zon["municipality"]["past"]
+    assert places[1].reasons()["municipality"]["reden"].startswith("in Bierbeek")
+    assert places[2].reasons()["days"]["reden"] == "slechts 2 van de 4 gevraagde dagen"
+    # De Zon's places answer the open requests of Leuven that want at most five days (K-B and K-C are placed)
+    assert [m.request.reference for m in requests_for(view.locations["L-ZON"], view.open_requests())] == [
+        "K-A", "K-D", "K-E"]
+    assert requests_for(view.locations["L-NEST"], view.open_requests()) == []  # closed
+
+
+def test_the_api_and_the_command_line_give_the_same_crisis(scenario, store_url, monkeypatch, capsys, tmp_path) -> None:
+    service, _ = scenario
+    service.close()
+    monkeypatch.setenv("LOKET_STORE", store_url)
+    assert cli(["crisis", "L-NEST", "--by", "anna"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert [a["suggestions"] for a in printed["affected"]] == [["L-ZON", "L-VLIN"], ["L-ZON"]]
+    assert cli(["crisis", "L-NEST", "--format", "xlsx", "--out", str(tmp_path / "crisis.xlsx")]) == 0
+    sheet = openpyxl.load_workbook(tmp_path / "crisis.xlsx").active
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[1][0].startswith("2 gezinnen getroffen, 1 opnieuw geplaatst")
+    assert rows[4][0] == "K-A" and rows[4][7] == "Ouder K-A" and rows[4][6] == "L-ZON, L-VLIN"
+    assert cli(["match", "--location", "L-ZON"]) == 0
+    assert [r["reference"] for r in json.loads(capsys.readouterr().out)["requests"]] == ["K-A", "K-D", "K-E"]
+    with TestClient(create_app(Settings(store=store_url))) as client:
+        login(client)
+        api = client.get("/api/locations/L-NEST/crisis").json()
+        assert [a["request"] for a in api["affected"]] == ["K-A", "K-B"] and api["progress"]["placed_again"] == 1
+        assert api["affected"][0]["contact"]["phone"] == "0470 00 00 00"  # for phoning: loket workers only
+        csv_text = client.get("/api/locations/L-NEST/crisis.csv").content.decode("utf-8-sig")
+        assert csv_text.splitlines()[1].startswith("K-A;Leuven;15/02/2025;4;10/03/2025;;L-ZON, L-VLIN;Ouder K-A")
+        matches = client.get("/api/requests/K-A/matches").json()
+        assert [p["location"] for p in matches["places"]] == ["L-ZON", "L-VLIN", "L-KLEIN"]
+        reads = client.app.state.service.access_log.entries(request="K-A")
+        assert {e.purpose for e in reads} >= {"cli:crisislijst (json)", "api:crisislijst", "api:crisislijst (csv)"}
+
+
+def test_locations_through_the_api_and_an_organizer_reports_only_its_own_free_places(store_url) -> None:
+    with TestClient(create_app(Settings(store=store_url))) as client:
+        login(client, "wanda")
+        made = client.post("/api/locations", json={"location": "L1", "name": "Het Nest", "organizer": "vzw Nest",
+                                                   "municipality": "24062", "capacity": 14, "hours": ["early"]})
+        assert made.status_code == 201, made.text
+        client.post("/api/locations", json={"location": "L2", "name": "De Zon", "organizer": "vzw Zon",
+                                            "municipality": "24062", "capacity": 9, "hours": []})
+        changed = client.post("/api/locations/L1/change_location", json={"capacity": 18, "reason": "uitbreiding"})
+        assert changed.status_code == 200 and client.get("/api/locations/L1").json()["capacity"] == 18
+        login(client, "olga", role="organizer", locations=("L1",))
+        today = dt.datetime.now(dt.timezone(dt.timedelta(hours=1))).date().isoformat()
+        body = {"from": today, "places": 2, "days_per_week": 5, "hours": ["early"]}
+        assert client.post("/api/locations/L1/report_free_places", json=body).status_code == 200
+        assert client.post("/api/locations/L2/report_free_places", json=body).status_code == 403
+        late = client.post("/api/locations/L1/report_free_places", json={**body, "hours": ["late"]})
+        assert late.status_code == 409 and late.json()["veld"] == "hours"
+        assert client.get("/api/locations/L1").json()["free"]["places"] == 2
+        assert client.post("/api/locations/L1/close_location", json={"on": today, "reason": "x"}).status_code == 403
+        login(client, "wanda")
+        closed = client.post("/api/locations/L1/close_location", json={"on": today, "reason": "brand"})
+        assert closed.status_code == 200 and client.get("/api/locations/L1").json()["closed_on"] == today
+        again = client.post("/api/locations/L1/reopen_location", json={"on": today, "reason": "hersteld"})
+        assert again.status_code == 200 and client.get("/api/locations/L1").json()["closed_on"] is None
+
+
+def test_an_organizer_sees_the_requests_its_places_could_answer_without_personal_data(scenario, store_url) -> None:
+    service, _ = scenario
+    service.close()
+    with TestClient(create_app(Settings(store=store_url))) as client:
+        login(client, "olga", role="organizer", locations=("L-ZON",))
+        seen = client.get("/api/locations/L-ZON/matches")
+        assert seen.status_code == 200
+        assert [r["reference"] for r in seen.json()["requests"]] == ["K-A", "K-D", "K-E"]
+        assert "Ouder" not in seen.text and "categories" not in seen.text
+        assert client.get("/api/locations/L-VLIN/matches").status_code == 403
+        assert client.get("/api/locations/L-NEST/crisis").status_code == 403
+
+
+def test_the_crisis_list_is_quick_for_a_location_with_many_children(tmp_path) -> None:
+    """Not a timing test (that is make bench): 300 placements at one location all end and are listed."""
+    lines = [{"at": "2025-01-02T09:00:00+01:00", "by": "anna", "type": "register_location", "location": "GROOT",
+              "name": "Groot", "organizer": "vzw", "municipality": "24062", "capacity": 400, "hours": []}]
+    from service.natnum_gen import make_number
+
+    for i in range(300):
+        at = f"2025-01-{3 + i // 100:02d}T{9 + (i % 100) // 10:02d}:{(i % 10) * 5:02d}:00+01:00"
+        ref = f"G-{i:03d}"
+        lines.append({"at": at, "by": "anna", "type": "register", "request": ref, "request_date": at[:10],
+                      "desired_start": "2025-02-15", "days_per_week": 4, "hours": [], "municipality": "24062",
+                      "child": {"national_number": make_number(dt.date(2024, 10, 1) + dt.timedelta(days=i), 650)},
+                      "family": {}, "special_care": False, "consent": True})
+        lines.append({"at": at.replace(":00+", ":30+"), "by": "anna", "type": "propose", "request": ref, "proposal": "P1",
+                      "location": "GROOT", "start": "2025-02-15", "days_per_week": 4, "on": at[:10]})
+        lines.append({"at": at.replace(":00+", ":45+"), "by": "anna", "type": "accept", "request": ref, "proposal": "P1",
+                      "on": at[:10]})
+    lines.append({"at": "2025-03-01T09:00:00+01:00", "by": "anna", "type": "close_location", "location": "GROOT",
+                  "on": "2025-03-01", "reason": "faillissement"})
+    service = LoketService(Settings(store=f"sqlite:///{tmp_path}/groot.sqlite"))
+    try:
+        assert import_history(service, write_history(tmp_path / "groot.jsonl", lines)).ok
+        from service.crisis import crisis_list
+
+        crisis = crisis_list(service, "GROOT")
+        assert crisis["progress"]["affected"] == 300 and all(a["open"] for a in crisis["affected"])
+        assert _all(service.photo(2025))["not_accepted"] == 300
+    finally:
+        service.close()
+
+
+def test_the_crisis_workbook_opens(scenario) -> None:
+    service, _ = scenario
+    from service.crisis import crisis_list, crisis_xlsx
+
+    data = crisis_xlsx(crisis_list(service, "L-NEST", contact=True))
+    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+    assert sheet.title == "Crisislijst" and sheet["A1"].value.startswith("Sluiting L-NEST Kinderdagverblijf Het Nest")
