@@ -133,6 +133,98 @@ def step_photo(store: str, year: int) -> dict:
             "unanswered": photo["total"]["all"]["unanswered"], "provinces": dict(provinces)}
 
 
+LOKET_AREA = ("24062", "24011", "24009", "24055", "24020", "24086", "24001", "24038")  # around Leuven
+
+
+def step_generate_loket(history: Path, requests: int, locations: int, children: int) -> dict:
+    """A big loket: `locations` locations with free places, `requests` open requests, and one
+    location (GROOT) with `children` placements, all of 2025."""
+    import random
+
+    from service.natnum_gen import make_number
+
+    rnd = random.Random(7)
+    at = dt.datetime(2025, 1, 2, 8, tzinfo=ZoneInfo("Europe/Brussels"))
+    lines = []
+
+    def stamp() -> str:
+        nonlocal at
+        at += dt.timedelta(seconds=20)
+        return at.isoformat()
+
+    def hours() -> list[str]:
+        return sorted(h for h in ("early", "late", "weekend") if rnd.random() < 0.15)
+
+    lines.append({"at": stamp(), "by": "bench", "type": "register_location", "location": "GROOT", "name": "Groot",
+                  "organizer": "vzw Groot", "municipality": "24062", "capacity": children + 20, "hours": []})
+    for i in range(locations):
+        lines.append({"at": stamp(), "by": "bench", "type": "register_location", "location": f"L-{i:04d}",
+                      "name": f"Opvang {i}", "organizer": f"vzw {i}", "municipality": rnd.choice(LOKET_AREA),
+                      "capacity": 14, "hours": ["early", "late", "weekend"]})
+        lines.append({"at": stamp(), "by": "bench", "type": "report_free_places", "location": f"L-{i:04d}",
+                      "from": f"2025-{rnd.randint(2, 12):02d}-01", "places": rnd.randint(1, 4),
+                      "days_per_week": rnd.choice([2, 3, 4, 5]), "hours": hours()})
+    for i in range(requests + children):
+        ref = f"R-{i:05d}"
+        birth = dt.date(2024, 1, 1) + dt.timedelta(days=i % 360)
+        lines.append({"at": stamp(), "by": "bench", "type": "register", "request": ref, "request_date": at.date().isoformat(),
+                      "desired_start": f"2025-{rnd.randint(3, 12):02d}-01", "days_per_week": rnd.choice([2, 3, 4, 5]),
+                      "hours": hours(), "municipality": "24062" if i >= requests else rnd.choice(LOKET_AREA),
+                      "child": {"national_number": make_number(birth, 601 + i // 360)},
+                      "family": {"low_income": rnd.random() < 0.2, "single_parent": rnd.random() < 0.2},
+                      "special_care": False, "consent": True, "contact": {"name": f"Ouder {i}", "phone": "0470 00 00 00"}})
+        if i >= requests:
+            lines.append({"at": stamp(), "by": "bench", "type": "propose", "request": ref, "proposal": "P1",
+                          "location": "GROOT", "start": "2025-03-01", "days_per_week": 4, "on": at.date().isoformat()})
+            lines.append({"at": stamp(), "by": "bench", "type": "accept", "request": ref, "proposal": "P1",
+                          "on": at.date().isoformat()})
+    with history.open("w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(x) + "\n" for x in lines)
+    return {"lines": len(lines)}
+
+
+def step_matching(store: str, history: Path) -> dict:
+    """Matching both ways and the crisis of GROOT, on a store holding the big loket."""
+    import statistics
+
+    from service import commands as c
+    from service.application import LoketService
+    from service.crisis import crisis_list
+    from service.importer import import_history
+    from service.matching import places_for, requests_for
+    from service.settings import Settings
+
+    service = LoketService(Settings(store=store))
+    report = import_history(service, history)
+    started = time.perf_counter()
+    view = service.current.refresh()  # a fresh process reads the whole log once
+    cold = time.perf_counter() - started
+    opened = view.open_requests()
+    locations = list(view.locations.values())
+    per_request, per_location = [], []
+    for r in opened[:100]:
+        t = time.perf_counter()
+        places_for(r, service.current.refresh().locations.values())
+        per_request.append(time.perf_counter() - t)
+    for loc in locations[:50]:
+        t = time.perf_counter()
+        requests_for(loc, service.current.refresh().open_requests())
+        per_location.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    service.execute(c.Command(type="close_location", target="GROOT", payload=c.CloseLocation(on=dt.date(2025, 12, 1),
+                              reason="faillissement"), recorded_at=service.now(), by="bench"), stamp=True)
+    closure = time.perf_counter() - t
+    t = time.perf_counter()
+    crisis = crisis_list(service, "GROOT", contact=True)
+    crisis_seconds = time.perf_counter() - t
+    service.close()
+    return {"lines": report.lines, "refused": len(report.refused), "open": len(opened), "locations": len(locations),
+            "cold_view_s": cold, "match_request_ms": statistics.median(per_request) * 1000,
+            "match_request_max_ms": max(per_request) * 1000, "match_location_ms": statistics.median(per_location) * 1000,
+            "match_location_max_ms": max(per_location) * 1000, "closure_s": closure, "crisis_s": crisis_seconds,
+            "affected": crisis["progress"]["affected"], "peak_mib": peak_mib()}
+
+
 def run_step(*args: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "--step", *args], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -144,19 +236,75 @@ def main() -> int:
     parser.add_argument("--year", type=int, default=2024)
     parser.add_argument("--step", nargs="+")
     parser.add_argument("--keep", action="store_true", help="keep the generated history and stores")
+    parser.add_argument("--only", choices=("flanders", "matching"), default=None, help="run one part only")
     args = parser.parse_args()
     if args.step:
         name, *rest = args.step
         result = {"generate": lambda: step_generate(Path(rest[0]), int(rest[1]), float(rest[2])),
                   "baseline": lambda: step_baseline(Path(rest[0]), int(rest[1])),
                   "import": lambda: step_import(rest[0], Path(rest[1])),
-                  "photo": lambda: step_photo(rest[0], int(rest[1]))}[name]()
+                  "photo": lambda: step_photo(rest[0], int(rest[1])),
+                  "generate_loket": lambda: step_generate_loket(Path(rest[0]), *map(int, rest[1:4])),
+                  "matching": lambda: step_matching(rest[0], Path(rest[1]))}[name]()
         print(json.dumps(result))
         return 0
 
     # The parent stays small: Linux keeps a process's peak memory across exec, so every step,
     # the generator included, runs in a child started from this small process.
     work = Path(tempfile.mkdtemp(prefix="loket-bench-"))
+    stores = _stores(work)
+    ok = True
+    if args.only != "matching":
+        ok &= _flanders(args, work, stores)
+    if args.only != "flanders":
+        ok &= _matching(work, stores)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if ok else 1
+
+
+def _stores(work: Path) -> dict[str, str]:
+    stores = {"sqlite": f"sqlite:///{work}/bench.sqlite"}
+    pg = os.environ.get("LOKET_TEST_PG")
+    if pg:
+        stores["postgresql"] = pg.rsplit("/", 1)[0] + "/loket_bench"
+    else:
+        print("LOKET_TEST_PG not set: PostgreSQL skipped (run through make bench)", flush=True)
+    return stores
+
+
+def _fresh(stores: dict[str, str], work: Path, name: str) -> dict[str, str]:
+    """Empty stores for one part of the bench."""
+    import psycopg
+
+    fresh = {"sqlite": f"sqlite:///{work}/{name}/bench.sqlite"}
+    pg = os.environ.get("LOKET_TEST_PG")
+    if "postgresql" in stores and pg:
+        with psycopg.connect(pg, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS loket_bench_{name}")
+            conn.execute(f"CREATE DATABASE loket_bench_{name}")
+        fresh["postgresql"] = pg.rsplit("/", 1)[0] + f"/loket_bench_{name}"
+    return fresh
+
+
+def _matching(work: Path, stores: dict[str, str]) -> bool:
+    history = work / "loket.jsonl"
+    made = run_step("generate_loket", str(history), "5000", "300", "300")
+    print(f"\nbig loket: {made['lines']} lines (300 locations, 5,000 open requests, 300 children at GROOT)", flush=True)
+    print("| store | cold view s | match a request ms (median / max) | match a location ms (median / max) "
+          "| close GROOT s (300 placements cancelled) | crisis list s | peak MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    ok = True
+    for name, url in _fresh(stores, work, "matching").items():
+        m = run_step("matching", url, str(history))
+        ok &= m["refused"] == 0 and m["affected"] == 300
+        print(f"| {name} | {m['cold_view_s']:.2f} | {m['match_request_ms']:.1f} / {m['match_request_max_ms']:.1f} | "
+              f"{m['match_location_ms']:.1f} / {m['match_location_max_ms']:.1f} | {m['closure_s']:.2f} | "
+              f"{m['crisis_s']:.2f} | {m['peak_mib']:.0f} |", flush=True)
+    return ok
+
+
+def _flanders(args: argparse.Namespace, work: Path, stores: dict[str, str]) -> bool:
     history = work / "flanders.jsonl"
     started = time.perf_counter()
     targets = run_step("generate", str(history), str(args.year), str(args.scale))
@@ -168,18 +316,7 @@ def main() -> int:
           f"peak {baseline['peak_mib']:.0f} MiB -> {baseline['requests']} requests, {baseline['unanswered']} unanswered",
           flush=True)
 
-    stores = {"sqlite": f"sqlite:///{work}/bench.sqlite"}
-    pg = os.environ.get("LOKET_TEST_PG")
-    if pg:
-        import psycopg
-
-        with psycopg.connect(pg, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS loket_bench")
-            conn.execute("CREATE DATABASE loket_bench")
-        stores["postgresql"] = pg.rsplit("/", 1)[0] + "/loket_bench"
-    else:
-        print("LOKET_TEST_PG not set: PostgreSQL skipped (run through make bench)", flush=True)
-
+    stores = _fresh(stores, work, "flanders")
     rows = []
     ok = True
     for name, url in stores.items():
@@ -202,9 +339,7 @@ def main() -> int:
     for name, imp, photo, matches in rows:
         print(f"| {name} | {imp['events_per_s']:.0f} | {imp['seconds']:.1f} | {imp['peak_mib']:.0f} | "
               f"{photo['seconds']:.2f} | {photo['peak_mib']:.0f} | {matches} |")
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0 if ok else 1
+    return ok
 
 
 if __name__ == "__main__":

@@ -421,6 +421,8 @@ class LoketService:
             key_id=key_id, personal=self.vault.seal(key_id, self._personal(cmd.child, cmd.contact, cmd.notes)),
             child_indexes=[str(child_index_id(key))], **meta,
         )
+        if cmd.origin is not None:
+            request.received_from(loket=cmd.origin.loket, request=cmd.origin.request, **meta)
         uow.add(request)
         self._link(uow, index, key, request, eb)
         return Outcome(reference, request.id, "Registered")
@@ -645,6 +647,44 @@ class LoketService:
             due = [(r.reference, r.closed_on) for r in states.values()
                    if not r.is_open and not r.erased and r.closed_on is not None and r.closed_on <= limit]
         return sorted(due, key=lambda item: (item[1], item[0]))  # type: ignore[arg-type, return-value]
+
+    def handover(self, reference: str, to: str, by: str) -> dict[str, Any]:
+        """One request as a history line for another loket: the request as it stands now, with where
+        it came from. Only with the family's consent, and only while it is open."""
+        request = self.get_request(reference)
+        if not request.consent:
+            raise RuleViolation(f"Dossier {request.reference}: het gezin gaf geen toestemming om gegevens te delen; "
+                                "vraag ze eerst (change_consent).", field="consent")
+        if not request.is_open:
+            raise RuleViolation(f"Dossier {request.reference} is niet open; alleen een open vraag wordt overgedragen.")
+        personal = self.vault.open(request.key_id, request.personal)
+        if personal is None:
+            raise RuleViolation(f"De persoonsgegevens van dossier {request.reference} zijn gewist.")
+        line: dict[str, Any] = {
+            "at": self.now().isoformat(), "by": by, "type": "register", "request": request.reference,
+            "care_type": request.care_type, "request_date": request.request_date.isoformat(),
+            "desired_start": request.wish_start.isoformat(), "days_per_week": request.wish_days,
+            "hours": list(request.wish_hours), "municipality": request.municipality, "child": personal["child"],
+            "family": request.family, "special_care": request.special_care, "consent": True,
+            "origin": {"loket": self.settings.name, "request": request.reference},
+        }
+        if personal.get("contact"):
+            line["contact"] = personal["contact"]
+        if personal.get("notes"):
+            line["notes"] = personal["notes"]
+        self.access_log.record(by, "cli", "export", request.reference, f"overdracht aan {to}", "cli")
+        return line
+
+    def receive(self, line: dict[str, Any], municipality: str, reference: str | None, by: str) -> Outcome:
+        """Register a request another loket handed over, now, in this loket's municipality."""
+        obj = {**line, "at": self.now().isoformat(), "by": by, "municipality": municipality}
+        if reference:
+            obj["request"] = reference
+        command = c.parse_line(obj)
+        payload = command.payload
+        if not isinstance(payload, c.Register) or payload.origin is None:
+            raise InvalidValue("Dit bestand is geen overdracht: verwacht één register-regel met 'origin'.", field="type")
+        return self.execute(command, stamp=True)
 
     def location(self, reference: str) -> Location | None:
         try:

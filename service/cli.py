@@ -474,6 +474,44 @@ def cmd_crisis(args: argparse.Namespace) -> int:
     return _write(args.out, data, "crisislijst")
 
 
+def cmd_handover(args: argparse.Namespace) -> int:
+    with _existing_store(catch_up=True) as service:
+        line = service.handover(args.reference, args.to, args.by)
+    data = (json.dumps(line, ensure_ascii=False) + "\n").encode()
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds personal data
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    print(f"Dossier {args.reference} klaar voor {args.to} in {args.out} (bevat persoonsgegevens: bezorg het "
+          "beveiligd en wis het daarna). Trek de vraag hier in zodra het andere loket ze registreerde.",
+          file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_receive(args: argparse.Namespace) -> int:
+    lines = [x for x in Path(args.file).read_text(encoding="utf-8").splitlines() if x.strip()]
+    if len(lines) != 1:
+        print(f"Een overdracht is één regel; {args.file} heeft er {len(lines)}.", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        line = json.loads(lines[0])
+    except ValueError:
+        print(f"{args.file} is geen JSON.", file=sys.stderr)
+        return EXIT_USAGE
+    from service.commands import ShapeError
+
+    with _existing_store(catch_up=True, create=True) as service:
+        try:
+            outcome = service.receive(line, args.municipality, args.as_reference, args.by)
+        except ShapeError as error:
+            for field, message in error.problems:
+                print(f"Geweigerd ({field}): {message}", file=sys.stderr)
+            return EXIT_REFUSED
+        service.access_log.record(args.by, "cli", "wijziging", outcome.reference, "overdracht ontvangen", "cli")
+    print(f"Ontvangen als dossier {outcome.reference} (van {line.get('origin', {}).get('loket')}, "
+          f"dossier {line.get('origin', {}).get('request')}).", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_rotate_keys(args: argparse.Namespace) -> int:
     with _existing_store(catch_up=True) as service:
         before = service.vault.kek_usage()
@@ -626,6 +664,20 @@ def parser() -> argparse.ArgumentParser:
     crisis.add_argument("--out", default=None)
     crisis.add_argument("--by", default=_operator_default(), help="wie de lijst opvraagt (toegangslogboek)")
     crisis.set_defaults(run=cmd_crisis)
+
+    handover = sub.add_parser("handover", help="een open vraag overdragen aan een ander loket (met toestemming)")
+    handover.add_argument("reference")
+    handover.add_argument("--to", required=True, help="het loket dat de vraag overneemt")
+    handover.add_argument("--out", required=True, help="het bestand (één regel in het historiekformaat)")
+    handover.add_argument("--by", default=_operator_default())
+    handover.set_defaults(run=cmd_handover)
+
+    receive = sub.add_parser("receive", help="een overgedragen vraag van een ander loket registreren")
+    receive.add_argument("file")
+    receive.add_argument("--municipality", required=True, help="NIS-code van de gemeente bij dit loket")
+    receive.add_argument("--as", dest="as_reference", default=None, help="een eigen dossierreferentie")
+    receive.add_argument("--by", default=_operator_default())
+    receive.set_defaults(run=cmd_receive)
 
     rotate = sub.add_parser("rotate-keys", help="alle sleutels omhullen onder de nieuwste LOKET_KEK")
     rotate.set_defaults(run=cmd_rotate_keys)

@@ -118,6 +118,13 @@ class Contact(Strict):
     address: Text | None = None
 
 
+class Origin(Strict):
+    """Where a request handed over by another loket came from."""
+
+    loket: Text
+    request: Text
+
+
 class Register(Strict):
     care_type: Literal["baby_toddler", "out_of_school"] = "baby_toddler"
     request_date: Day
@@ -132,6 +139,7 @@ class Register(Strict):
     contact: Contact | None = None
     intake: Text | None = None
     notes: Text | None = None
+    origin: Origin | None = None  # handed over by another loket (loket handover / loket receive)
 
 
 class CorrectRegistration(Strict):

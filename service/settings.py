@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOKET_", extra="ignore")
 
+    name: str = Field(default="Lokaal Loket Kinderopvang", max_length=200,
+                      description="the loket's name, as other loketten and the regulator know it")
     store: str = Field(default="", description="sqlite:///ABSOLUTE/PATH.sqlite or postgresql://USER@HOST:PORT/DBNAME")
     service_area: str = Field(default="", description="comma-separated NIS codes; empty = Flanders and Brussels")
     secrets_file: Path | None = Field(

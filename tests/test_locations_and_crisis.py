@@ -220,3 +220,41 @@ def test_the_crisis_workbook_opens(scenario) -> None:
     data = crisis_xlsx(crisis_list(service, "L-NEST", contact=True))
     sheet = openpyxl.load_workbook(io.BytesIO(data)).active
     assert sheet.title == "Crisislijst" and sheet["A1"].value.startswith("Sluiting L-NEST Kinderdagverblijf Het Nest")
+
+
+def test_a_request_is_handed_to_another_loket_only_with_consent(tmp_path, monkeypatch, capsys) -> None:
+    from tests.builders import line, register_line
+
+    here, there = f"sqlite:///{tmp_path}/hier/s.sqlite", f"sqlite:///{tmp_path}/daar/s.sqlite"
+    service = LoketService(Settings(store=here, name="Loket Leuven"))
+    try:
+        history = [register_line("R1", family={"low_income": True, "single_parent": True}, notes="belt na 17u"),
+                   line("change_wish", "R1", "2025-01-07T10:00:00+01:00", days_per_week=3),
+                   register_line("R2", at="2025-01-08T10:00:00+01:00", consent=False,
+                                 child={"national_number": "24120610244"})]
+        assert import_history(service, write_history(tmp_path / "h.jsonl", history)).ok
+    finally:
+        service.close()
+    monkeypatch.setenv("LOKET_STORE", here)
+    monkeypatch.setenv("LOKET_NAME", "Loket Leuven")
+    out = tmp_path / "overdracht.jsonl"
+    assert cli(["handover", "R2", "--to", "Loket Gent", "--out", str(out)]) == 1  # no consent
+    assert "toestemming" in capsys.readouterr().err and not out.exists()
+    assert cli(["handover", "R1", "--to", "Loket Gent", "--out", str(out), "--by", "anna"]) == 0
+    assert out.stat().st_mode & 0o777 == 0o600
+    sent = json.loads(out.read_text())
+    assert sent["origin"] == {"loket": "Loket Leuven", "request": "R1"} and sent["days_per_week"] == 3
+    assert sent["type"] == "register" and sent["notes"] == "belt na 17u"
+
+    monkeypatch.setenv("LOKET_STORE", there)
+    assert cli(["receive", str(out), "--municipality", "44021", "--as", "G-7", "--by", "bert"]) == 0
+    gent = LoketService(Settings(store=there))
+    try:
+        received = gent.get_request("G-7")
+        assert received.origin == {"loket": "Loket Leuven", "request": "R1"} and received.municipality == "44021"
+        assert received.wish_days == 3 and received.request_date == dt.date(2025, 1, 6)  # waiting since then
+        assert gent.personal_data(received)["contact"]["name"] == "Ouder R1"
+        assert [type(e).__name__ for e in gent.history("G-7")] == ["Registered", "ReceivedFrom"]
+    finally:
+        gent.close()
+    assert cli(["receive", str(out), "--municipality", "44021", "--as", "G-8"]) == 1  # the same child twice

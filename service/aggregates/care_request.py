@@ -178,6 +178,7 @@ class CareRequest(Aggregate):
         self.erased = False
         self.closed_on: dt.date | None = None  # when it stopped being open (for the retention rule)
         self.crisis: Crisis | None = None  # the last placement ended by a closure, and its follow-up
+        self.origin: dict[str, str] | None = None  # the loket and request it was handed over from
 
     # ---------------------------------------------------------- derived views
 
@@ -493,6 +494,19 @@ class CareRequest(Aggregate):
             raise RuleViolation(f"Dossier {self.reference} heeft geen aanvaarde plaatsing om te annuleren.")
         check_not_after_recording("on", on, recorded_at)
         self.trigger_event(self.PlacementCancelled, on=on, reason=reason, recorded_at=recorded_at, by=by, source=source)
+
+    class ReceivedFrom(Event):
+        """Registered here for a family another loket handed over (with the family's consent)."""
+
+        loket: str
+        request: str
+
+        def apply(self, agg: CareRequest) -> None:
+            agg.origin = {"loket": self.loket, "request": self.request}
+
+    def received_from(self, *, loket: str, request: str, recorded_at: str, by: str, source: str | None = None) -> None:
+        self.trigger_event(self.ReceivedFrom, loket=loket, request=request, recorded_at=recorded_at, by=by,
+                           source=source)
 
     def placement_location(self) -> str | None:
         """The registered location of the placement in force, if it names one."""

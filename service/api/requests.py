@@ -147,6 +147,9 @@ def state(id: RequestId, service: Service, caller: Caller) -> dict[str, Any]:
         "solved_in": r.solved_in,
         "personal_data": service.personal_data(r),
         "personal_data_erased": r.erased,
+        "origin": r.origin,
+        "crisis": ({"location": r.crisis.location, "on": r.crisis.on, "placed_again_on": r.crisis.placed_again_on}
+                   if r.crisis else None),
         "version": r.version,
     }
 
