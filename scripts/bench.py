@@ -204,11 +204,13 @@ def step_matching(store: str, history: Path) -> dict:
     per_request, per_location = [], []
     for r in opened[:100]:
         t = time.perf_counter()
-        places_for(r, service.current.refresh().locations.values())
+        view = service.current.refresh()
+        places_for(r, view.locations.values(), view.places_left)
         per_request.append(time.perf_counter() - t)
     for loc in locations[:50]:
         t = time.perf_counter()
-        requests_for(loc, service.current.refresh().open_requests())
+        view = service.current.refresh()
+        requests_for(loc, view.open_requests(), view.places_left(loc))
         per_location.append(time.perf_counter() - t)
     t = time.perf_counter()
     service.execute(c.Command(type="close_location", target="GROOT", payload=c.CloseLocation(on=dt.date(2025, 12, 1),

@@ -79,6 +79,7 @@ RECORDED_TOPICS = REQUEST_TOPICS + tuple(get_topic(cls) for cls in _event_classe
 LEDGER_TOPICS = RECORDED_TOPICS + (get_topic(RefusedLine.Refused),)
 TIMED_TOPICS = RECORDED_TOPICS + (get_topic(StoredPhoto.Taken),)  # events that move history's clock on
 CLOCK_TOLERANCE = dt.timedelta(minutes=5)
+PLACEMENT_YEARS = 3  # a child leaves childcare for school at about 2.5 to 3: older placements have ended
 RETRIES = 8  # a conflict (another process saved the same dossier, child or number first) is retried on fresh state
 
 
@@ -608,7 +609,8 @@ class LoketService:
         in_batch = [i for i, agg in uow.loaded.items() if isinstance(agg, CareRequest)]  # not saved yet
         for request_id_ in dict.fromkeys(self.current.refresh().placed_at(loc.reference) + in_batch):
             request = uow.get(request_id_)
-            if isinstance(request, CareRequest) and request.placement_location() == loc.reference:
+            if (isinstance(request, CareRequest) and request.placement_location() == loc.reference
+                    and request.placement.start > _years_before(closure.on, PLACEMENT_YEARS)):  # still in care
                 request.end_placement_by_closure(location=loc.reference, on=closure.on, reason=reason, **meta)
 
     # ------------------------------------------------------------------ reads

@@ -432,24 +432,18 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
-    from service.api.organizer import needs
-    from service.matching import location_json, places_for, requests_for
+    from service.matching import for_location, for_request
 
     with _existing_store(catch_up=True) as service, service.current.lock():
         view = service.current.refresh()
         if args.request:
-            request = service.get_request(args.request)
-            places = [{**location_json(m.location), "fits": m.fits, "reasons": m.reasons()}
-                      for m in places_for(request, view.locations.values())]
-            _print_json({**needs(request), "open": request.is_open, "places": places})
+            _print_json(for_request(view, service.get_request(args.request)))
             return EXIT_OK
         loc = view.locations.get(args.location)
         if loc is None:
             print(f"Locatie '{args.location}' bestaat niet bij dit loket.", file=sys.stderr)
             return EXIT_USAGE
-        found = [{**needs(m.request), "urgent": m.request.urgent, "fits": m.fits, "reasons": m.reasons()}
-                 for m in requests_for(loc, view.open_requests())]
-        _print_json({**location_json(loc), "requests": found})
+        _print_json(for_location(view, loc, loket=True))
     return EXIT_OK
 
 

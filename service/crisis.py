@@ -32,7 +32,7 @@ def crisis_list(service: Any, location: str, contact: bool = False) -> dict[str,
         for r in view.affected_by(location):
             crisis = r.crisis
             needed = max(r.wish_start, crisis.on)
-            fitting = [m for m in places_for(r, view.locations.values(), needed_from=needed)
+            fitting = [m for m in places_for(r, view.locations.values(), view.places_left, needed_from=needed)
                        if m.criteria["start"].fits and m.criteria["days"].fits and m.criteria["hours"].fits]
             item: dict[str, Any] = {
                 "request": r.reference,

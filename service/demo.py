@@ -326,6 +326,8 @@ class _Generator:
         return self.rng.choice(ws)
 
     def location(self, nis: str) -> str:
+        """A location in the municipality: its name (Flanders), or the reference of a registered
+        location (the loket's demo registers its locations, with free places over time)."""
         names = self._locations.get(nis)
         if names is None:
             r = random.Random(f"loc-{nis}-{self.rng.random()}")
@@ -336,7 +338,36 @@ class _Generator:
                 if name not in seen:
                     seen.append(name)
             names = self._locations[nis] = seen
-        return self.rng.choice(names)
+        name = self.rng.choice(names)
+        if self.flanders:
+            return name
+        return f"L-{nis}-{names.index(name) + 1:02d}"
+
+    def location_lines(self, first: dt.datetime, last: dt.datetime) -> list[tuple[dt.datetime, str, dict[str, Any]]]:
+        """register_location for every location of the loket, and its free places each quarter.
+
+        Drawn from a generator of their own, so the requests (and the figures) stay the same."""
+        r = random.Random("locations")
+        out: list[tuple[dt.datetime, str, dict[str, Any]]] = []
+        at = first - dt.timedelta(hours=2)
+        for nis in sorted(self._locations):
+            for k, name in enumerate(self._locations[nis], start=1):
+                ref = f"L-{nis}-{k:02d}"
+                at += dt.timedelta(seconds=30)
+                hours = sorted(h for h in ("early", "late", "weekend") if r.random() < 0.2)
+                out.append((at, "register_location", {"location": ref, "name": name,
+                                                      "organizer": f"vzw {name.split(' ', 1)[1]}",
+                                                      "municipality": nis, "capacity": r.choice((9, 14, 18, 28, 36)),
+                                                      "hours": hours}))
+                quarter = dt.date(first.year, 1, 1)
+                while quarter <= last.date():
+                    when = dt.datetime.combine(quarter, dt.time(7, r.randint(0, 59)), tzinfo=TZ)
+                    if first <= when <= last:
+                        out.append((when, "report_free_places", {
+                            "location": ref, "from": (quarter + dt.timedelta(days=r.randint(0, 60))).isoformat(),
+                            "places": r.choice((0, 0, 1, 1, 2, 3)), "days_per_week": r.choice((3, 4, 5))}))
+                    quarter = dt.date(quarter.year + quarter.month // 10, (quarter.month + 2) % 12 + 1, 1)
+        return out
 
     def other_municipality(self, nis: str, *, same_province: bool = True) -> str:
         if self.area and len(self.area) > 1 and not self.flanders:
@@ -893,11 +924,21 @@ class _Generator:
 
     def write(self, out: TextIO, ref_style: str) -> int:
         self.lines.sort(key=lambda line: (line[0], line[1]))
+        if not self.flanders and self.lines:
+            worker = self._loket_workers[0]
+            for at, typ, fields in self.location_lines(self.lines[0][0], self.lines[-1][0]):
+                self.lines.append((at, -1, worker, typ, {"_tmp": None, **fields}))
+            self.lines.sort(key=lambda line: (line[0], line[1]))
         refs: dict[int, str] = {}
         counters: dict[tuple[str, int], int] = {}
         n = 0
         for at, _, by, typ, fields in self.lines:
             tmp = fields.pop("_tmp")
+            if tmp is None:  # a location's line
+                out.write(json.dumps({"at": at.astimezone(TZ).isoformat(), "by": by, "type": typ, **fields},
+                                     ensure_ascii=False) + "\n")
+                n += 1
+                continue
             if typ == "register":
                 local = at.astimezone(TZ)
                 key = (fields["municipality"] if ref_style == "nis" else "", local.year)

@@ -17,7 +17,7 @@ The system proposes; the loket worker decides (a chosen match is recorded as a p
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,15 +84,15 @@ def judge(request: CareRequest, location: Location, offer: FreePlaces, needed_fr
                  max(delay, 0))
 
 
-def open_locations(locations: Iterable[Location]) -> list[tuple[Location, FreePlaces]]:
-    """Locations that are open and report at least one free place, with that report."""
-    return [(loc, loc.offer) for loc in locations
-            if loc.closed_on is None and loc.offer is not None and loc.offer.places > 0]
+def open_locations(locations: Iterable[Location], left: Callable[[Location], int]) -> list[tuple[Location, FreePlaces]]:
+    """Locations that are open and have a free place left, with their last report."""
+    return [(loc, loc.offer) for loc in locations if loc.closed_on is None and loc.offer is not None and left(loc) > 0]
 
 
-def places_for(request: CareRequest, locations: Iterable[Location], needed_from: dt.date | None = None) -> list[Match]:
-    """Every open location with free places for one request, most fitting first."""
-    matches = [judge(request, loc, offer, needed_from) for loc, offer in open_locations(locations)]
+def places_for(request: CareRequest, locations: Iterable[Location], left: Callable[[Location], int],
+               needed_from: dt.date | None = None) -> list[Match]:
+    """Every open location with a free place left for one request, most fitting first."""
+    matches = [judge(request, loc, offer, needed_from) for loc, offer in open_locations(locations, left)]
     return sorted(matches, key=lambda m: (-m.fitting, m.delay_days, not m.criteria["municipality"].fits,
                                           m.location.reference))
 
@@ -104,10 +104,10 @@ def domain_order(request: CareRequest) -> tuple[bool, bool, dt.date, str]:
             request.reference)
 
 
-def requests_for(location: Location, requests: Iterable[CareRequest]) -> list[Match]:
-    """The open requests a location's free places could answer, in the order of domain.md."""
+def requests_for(location: Location, requests: Iterable[CareRequest], left: int) -> list[Match]:
+    """The open requests a location's free places (`left` of them) could answer, in the order of domain.md."""
     offer = location.offer
-    if location.closed_on is not None or offer is None or offer.places <= 0:
+    if location.closed_on is not None or offer is None or left <= 0:
         return []
     matches = [judge(r, location, offer) for r in requests]
     fitting = [m for m in matches if m.criteria["municipality"].fits and m.criteria["days"].fits
@@ -115,15 +115,38 @@ def requests_for(location: Location, requests: Iterable[CareRequest]) -> list[Ma
     return sorted(fitting, key=lambda m: domain_order(m.request))
 
 
-def offer_json(offer: FreePlaces | None) -> dict[str, Any] | None:
-    if offer is None:
-        return None
-    return {"from": offer.from_date, "places": offer.places, "days_per_week": offer.days_per_week,
-            "hours": list(offer.hours)}
-
-
-def location_json(loc: Location) -> dict[str, Any]:
+def location_json(loc: Location, left: int) -> dict[str, Any]:
+    offer = loc.offer
+    free = None if offer is None else {"from": offer.from_date, "places": offer.places, "places_left": left,
+                                       "days_per_week": offer.days_per_week, "hours": list(offer.hours)}
     return {"location": loc.reference, "name": loc.name, "organizer": loc.organizer,
             "municipality": loc.municipality, "municipality_name": municipalities.name(loc.municipality),
-            "capacity": loc.capacity, "hours": list(loc.hours), "closed_on": loc.closed_on,
-            "free": offer_json(loc.offer)}
+            "capacity": loc.capacity, "hours": list(loc.hours), "closed_on": loc.closed_on, "free": free}
+
+
+def request_needs(r: CareRequest) -> dict[str, Any]:
+    return {"reference": r.reference, "municipality": r.municipality,
+            "municipality_name": municipalities.name(r.municipality), "request_date": r.request_date,
+            "desired_start": r.wish_start, "days_per_week": r.wish_days, "hours": list(r.wish_hours),
+            "special_care": r.special_care}
+
+
+def for_request(view: Any, request: CareRequest) -> dict[str, Any]:
+    """A request's needs and every location with a free place left, most fitting first, with reasons."""
+    places = [{**location_json(m.location, view.places_left(m.location)), "fits": m.fits, "reasons": m.reasons()}
+              for m in places_for(request, view.locations.values(), view.places_left)]
+    return {**request_needs(request), "open": request.is_open, "places": places}
+
+
+def for_location(view: Any, location: Location, loket: bool) -> dict[str, Any]:
+    """A location's free places and the open requests they could answer, in the order of domain.md.
+
+    The loket sees why a family comes first; an organizer only the order."""
+    items = []
+    for m in requests_for(location, view.open_requests(), view.places_left(location)):
+        item = request_needs(m.request)
+        if loket:
+            item.update(urgent=m.request.urgent,
+                        categories=m.request.categories(municipalities.is_brussels(m.request.municipality)))
+        items.append({**item, "fits": m.fits, "reasons": m.reasons()})
+    return {**location_json(location, view.places_left(location)), "requests": items}

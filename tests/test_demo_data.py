@@ -50,6 +50,8 @@ FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "move": ({"municipality", "on"}, set()),
     "change_consent": ({"consent", "on"}, set()),
     "propose": ({"proposal", "location", "start", "days_per_week", "on"}, {"hours"}),
+    "register_location": ({"name", "organizer", "municipality", "capacity", "hours"}, set()),
+    "report_free_places": ({"from", "places", "days_per_week"}, {"hours"}),
     "refuse": ({"proposal", "on"}, {"reason"}),
     "withdraw_proposal": ({"proposal", "on"}, {"reason"}),
     "accept": ({"proposal", "on"}, {"start", "days_per_week"}),
@@ -111,6 +113,8 @@ def fold(lines: list[dict[str, Any]], as_of: dt.datetime) -> dict[str, dict[str,
     for line in lines:
         if at_of(line) > as_of:
             break  # lines are in recorded order
+        if "request" not in line:  # a location's line
+            continue
         ref, typ = line["request"], line["type"]
         if typ == "register":
             requests[ref] = {
@@ -237,6 +241,9 @@ def check_history(lines: list[dict[str, Any]], area: set[str] | None = None) -> 
         assert previous is None or at >= previous, f"'at' goes back, {where}"
         previous = at
         assert isinstance(line["by"], str) and line["by"], where
+        if line["type"] in ("register_location", "report_free_places"):
+            assert line["location"].startswith("L-") and ("name" in line or line["places"] >= 0), where
+            continue
         typ, ref = line["type"], line["request"]
         day = at.astimezone(TZ).date()
         for key in DATE_FIELDS & line.keys():
@@ -344,9 +351,10 @@ def test_every_line_parses_and_has_only_the_fields_of_its_command(which):
     types = Counter()
     for line in text.splitlines():
         obj = json.loads(line)
-        assert list(obj)[:4] == ["at", "by", "type", "request"]
+        target = "location" if obj["type"] in ("register_location", "report_free_places") else "request"
+        assert list(obj)[:4] == ["at", "by", "type", target]
         required, optional = FIELDS[obj["type"]]
-        fields = set(obj) - {"at", "by", "type", "request"}
+        fields = set(obj) - {"at", "by", "type", target}
         assert required <= fields, (required - fields, line)
         assert fields <= required | optional, (fields - required - optional, line)
         if "contact" in obj:

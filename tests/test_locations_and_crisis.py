@@ -103,7 +103,7 @@ def test_matching_both_ways_with_a_reason_for_each_result(scenario) -> None:
     from service.matching import places_for, requests_for
 
     view = service.current.refresh()
-    places = places_for(service.get_request("K-A"), view.locations.values())
+    places = places_for(service.get_request("K-A"), view.locations.values(), view.places_left)
     assert [(m.location.reference, m.fitting) for m in places] == [("L-ZON", 3), ("L-VLIN", 2), ("L-KLEIN", 2)]
     zon = places[0].reasons()
     assert zon["start"] == {"past": False, "reden": "pas vrij vanaf 2025-03-01, 14 dagen na 2025-02-15"}
@@ -111,9 +111,11 @@ def test_matching_both_ways_with_a_reason_for_each_result(scenario) -> None:
     assert places[1].reasons()["municipality"]["reden"].startswith("in Bierbeek")
     assert places[2].reasons()["days"]["reden"] == "slechts 2 van de 4 gevraagde dagen"
     # De Zon's places answer the open requests of Leuven that want at most five days (K-B and K-C are placed)
-    assert [m.request.reference for m in requests_for(view.locations["L-ZON"], view.open_requests())] == [
+    zon = view.locations["L-ZON"]
+    assert view.places_left(zon) == 2  # three reported, K-B accepted one since
+    assert [m.request.reference for m in requests_for(zon, view.open_requests(), view.places_left(zon))] == [
         "K-A", "K-D", "K-E"]
-    assert requests_for(view.locations["L-NEST"], view.open_requests()) == []  # closed
+    assert requests_for(view.locations["L-NEST"], view.open_requests(), 5) == []  # closed
 
 
 def test_the_api_and_the_command_line_give_the_same_crisis(scenario, store_url, monkeypatch, capsys, tmp_path) -> None:

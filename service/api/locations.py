@@ -11,11 +11,9 @@ from service import commands as c
 from service.accounts import ORGANIZER, Login
 from service.aggregates.errors import Forbidden, UnknownRequest
 from service.api.access import Caller
-from service.api.organizer import needs
 from service.api.requests import Created, RequestId, Service, _run
 from service.crisis import crisis_csv, crisis_list, crisis_xlsx
-from service.matching import location_json, places_for, requests_for
-from service.municipalities import is_brussels
+from service.matching import for_location, for_request, location_json
 
 router = APIRouter(tags=["opvanglocaties en crisis"])
 
@@ -44,7 +42,7 @@ def _own(caller: Login, ref: str) -> None:
 def locations(service: Service) -> list[dict[str, Any]]:
     with service.current.lock():
         found = service.current.refresh().locations.values()
-        return [location_json(loc) for loc in sorted(found, key=lambda loc: loc.reference)]
+        return [location_json(loc, service.current.places_left(loc)) for loc in sorted(found, key=lambda loc: loc.reference)]
 
 
 @router.post("/api/locations", status_code=201, response_model=Created, summary="Een opvanglocatie registreren")
@@ -56,7 +54,8 @@ def register_location(body: RegisterLocationBody, service: Service, caller: Call
 
 @router.get("/api/locations/{ref}", summary="Eén opvanglocatie")
 def location(ref: LocationRef, service: Service) -> dict[str, Any]:
-    return location_json(_location(service, ref))
+    loc = _location(service, ref)
+    return location_json(loc, service.current.places_left(loc))
 
 
 def _location_route(command: str, model: type[c.Strict]) -> None:
@@ -82,26 +81,15 @@ for _name in ("report_free_places", "change_location", "close_location", "reopen
 def requests_for_location(ref: LocationRef, service: Service, caller: Caller) -> dict[str, Any]:
     _own(caller, ref)
     with service.current.lock():
-        view = service.current.refresh()
         loc = _location(service, ref)
-        matches = requests_for(loc, view.open_requests())
-        items = []
-        for m in matches:
-            item = needs(m.request)
-            if caller.role != ORGANIZER:  # the loket sees why a family comes first; an organizer only the order
-                item.update(urgent=m.request.urgent,
-                            categories=m.request.categories(is_brussels(m.request.municipality)))
-            items.append({**item, "fits": m.fits, "reasons": m.reasons()})
-    return {**location_json(loc), "requests": items}
+        return for_location(service.current, loc, loket=caller.role != ORGANIZER)
 
 
 @router.get("/api/requests/{id}/matches", summary="De vrije plaatsen voor een open vraag, best passend eerst")
 def places_for_request(id: RequestId, service: Service, caller: Caller) -> dict[str, Any]:
     request = service.get_request(id)
     with service.current.lock():
-        matches = places_for(request, service.current.refresh().locations.values())
-        places = [{**location_json(m.location), "fits": m.fits, "reasons": m.reasons()} for m in matches]
-    return {**needs(request), "open": request.is_open, "places": places}
+        return for_request(service.current.refresh(), request)
 
 
 def _crisis(service: Any, caller: Login, ref: str, purpose: str) -> dict[str, Any]:

@@ -13,22 +13,14 @@ from typing import Any
 from fastapi import APIRouter
 
 from service import access_log as log
-from service import municipalities
 from service.accounts import ORGANIZER
-from service.aggregates.care_request import CareRequest
 from service.api.access import Caller
 from service.api.requests import Service
+from service.matching import request_needs as needs
 
 router = APIRouter(prefix="/api", tags=["opvangvragen"])
 
 SHARED_WITH_ORGANIZERS = ("name", "phone", "email", "address")
-
-
-def needs(r: CareRequest) -> dict[str, Any]:
-    return {"reference": r.reference, "municipality": r.municipality,
-            "municipality_name": municipalities.name(r.municipality), "request_date": r.request_date,
-            "desired_start": r.wish_start, "days_per_week": r.wish_days, "hours": list(r.wish_hours),
-            "special_care": r.special_care}
 
 
 @router.get("/open-requests", summary="Open opvangvragen (voor een organisator: die van zijn gemeenten)")
