@@ -1,6 +1,7 @@
 """The crisis list of a closed location: every family whose placement ended with it.
 
-For each affected request: what it had (the cancelled placement), whether it is placed again
+In the order of domain.md (priority group and vulnerable families first, then urgent, then by
+request date). For each affected request: what it had (the cancelled placement), whether it is placed again
 (and when), and the fitting free places elsewhere, needed from the closure on (start, days and
 hours fit; its own municipality first). Loket workers also get how to reach the family, for
 phoning; that read is written in the access log by the caller.
@@ -16,7 +17,7 @@ from openpyxl import Workbook
 
 from service import municipalities
 from service.aggregates.errors import UnknownRequest
-from service.matching import places_for
+from service.matching import domain_order, places_for
 from service.reports.layout import neutralized
 
 SUGGESTIONS = 5
@@ -29,7 +30,7 @@ def crisis_list(service: Any, location: str, contact: bool = False) -> dict[str,
         if loc is None:
             raise UnknownRequest(f"Locatie '{location}' bestaat niet bij dit loket.", field="location")
         affected = []
-        for r in view.affected_by(location):
+        for r in sorted(view.affected_by(location), key=domain_order):  # whom to call first
             crisis = r.crisis
             needed = max(r.wish_start, crisis.on)
             fitting = [m for m in places_for(r, view.locations.values(), view.places_left, needed_from=needed)
