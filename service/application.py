@@ -516,7 +516,7 @@ class LoketService:
 
     def _on_propose(self, r: CareRequest, cmd: c.Propose, uow: UnitOfWork, meta: dict[str, Any]) -> None:
         location = uow.get(location_id(cmd.location)) if _is_reference(cmd.location) else None
-        if isinstance(location, Location) and location.closed_on is not None and location.closed_on <= cmd.start:
+        if isinstance(location, Location) and location.closed_on is not None:
             raise RuleViolation(
                 f"Locatie {location.reference} ({location.name}) is gesloten sinds {location.closed_on.isoformat()}; "
                 "een voorstel daar kan niet.",
@@ -537,14 +537,20 @@ class LoketService:
     def _on_accept(self, r: CareRequest, cmd: c.Accept, uow: UnitOfWork, meta: dict[str, Any]) -> None:
         offered = r.proposals.get(cmd.proposal)
         location = uow.get(location_id(offered.location_ref)) if offered and offered.location_ref else None
-        if isinstance(location, Location) and location.closed_on is not None and location.closed_on <= cmd.on:
+        if isinstance(location, Location) and location.closed_on is not None:
             raise RuleViolation(
                 f"Locatie {location.reference} ({location.name}) is gesloten sinds {location.closed_on.isoformat()}; "
                 "dit voorstel kan niet meer aanvaard worden.", field="proposal")
         r.accept(proposal=cmd.proposal, on=cmd.on, start=cmd.start, days_per_week=cmd.days_per_week, **meta)
+        if isinstance(location, Location):
+            location.take_place(request=str(r.id), start=r.placement.start, **meta)
 
     def _on_cancel_placement(self, r: CareRequest, cmd: c.CancelPlacement, uow: UnitOfWork, meta: dict[str, Any]) -> None:
+        where = r.placement_location()
         r.cancel_placement(on=cmd.on, reason=cmd.reason, **meta)
+        location = uow.get(location_id(where)) if where else None
+        if isinstance(location, Location):
+            location.free_place(request=str(r.id), **meta)
 
     def _on_solve_elsewhere(self, r: CareRequest, cmd: c.SolveElsewhere, uow: UnitOfWork, meta: dict[str, Any]) -> None:
         if cmd.municipality not in municipalities.all_codes():
@@ -607,11 +613,16 @@ class LoketService:
         transaction as the closure, and its request flagged for urgent follow-up."""
         reason = f"Sluiting van locatie {loc.reference} ({loc.name}): {closure.reason}"
         in_batch = [i for i, agg in uow.loaded.items() if isinstance(agg, CareRequest)]  # not saved yet
-        for request_id_ in dict.fromkeys(self.current.refresh().placed_at(loc.reference) + in_batch):
+        known = [uuid.UUID(i) for i in loc.placed] + self.current.refresh().placed_at(loc.reference)
+        for request_id_ in dict.fromkeys(known + in_batch):
             request = uow.get(request_id_)
             if (isinstance(request, CareRequest) and request.placement_location() == loc.reference
+                    and request.status != "voided"  # registered in error: it leaves every count and list
                     and request.placement.start > _years_before(closure.on, PLACEMENT_YEARS)):  # still in care
-                request.end_placement_by_closure(location=loc.reference, on=closure.on, reason=reason, **meta)
+                on = max(closure.on, request.placement.on)  # never cancelled before it was accepted
+                request.end_placement_by_closure(location=loc.reference, on=on, reason=reason, **meta)
+            if isinstance(request, CareRequest):
+                loc.free_place(request=str(request.id), **meta)
 
     # ------------------------------------------------------------------ reads
 
@@ -666,7 +677,9 @@ class LoketService:
             "at": self.now().isoformat(), "by": by, "type": "register", "request": request.reference,
             "care_type": request.care_type, "request_date": request.request_date.isoformat(),
             "desired_start": request.wish_start.isoformat(), "days_per_week": request.wish_days,
-            "hours": list(request.wish_hours), "municipality": request.municipality, "child": personal["child"],
+            "hours": list(request.wish_hours), "municipality": request.municipality,
+            "child": ({"national_number": personal["child"]["national_number"]}  # born since: the number is enough
+                      if personal["child"].get("national_number") else personal["child"]),
             "family": request.family, "special_care": request.special_care, "consent": True,
             "origin": {"loket": self.settings.name, "request": request.reference},
         }

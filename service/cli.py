@@ -437,19 +437,22 @@ def cmd_match(args: argparse.Namespace) -> int:
     with _existing_store(catch_up=True) as service, service.current.lock():
         view = service.current.refresh()
         if args.request:
-            _print_json(for_request(view, service.get_request(args.request)))
+            _print_json(for_request(view, service.get_request(args.request), service.now().date()))
             return EXIT_OK
         loc = view.locations.get(args.location)
         if loc is None:
             print(f"Locatie '{args.location}' bestaat niet bij dit loket.", file=sys.stderr)
             return EXIT_USAGE
-        _print_json(for_location(view, loc, loket=True))
+        _print_json(for_location(view, loc, loket=True, today=service.now().date()))
     return EXIT_OK
 
 
 def cmd_crisis(args: argparse.Namespace) -> int:
     from service.crisis import crisis_csv, crisis_list, crisis_xlsx
 
+    if args.format != "json" and not args.out:
+        print("Geef --out FILE voor een werkboek of CSV.", file=sys.stderr)
+        return EXIT_USAGE
     with _existing_store(catch_up=True) as service:
         crisis = crisis_list(service, args.location, contact=True)
         service.access_log.record_many(args.by, "cli", "lezen", [a["request"] for a in crisis["affected"]],
@@ -460,9 +463,6 @@ def cmd_crisis(args: argparse.Namespace) -> int:
         _print_json(crisis)
         return EXIT_OK
     data = crisis_csv(crisis) if args.format == "csv" else crisis_xlsx(crisis)
-    if not args.out:
-        print("Geef --out FILE voor een werkboek of CSV.", file=sys.stderr)
-        return EXIT_USAGE
     progress = crisis["progress"]
     print(f"{progress['affected']} gezinnen getroffen, {progress['placed_again']} opnieuw geplaatst.", file=sys.stderr)
     return _write(args.out, data, "crisislijst")
@@ -473,6 +473,7 @@ def cmd_handover(args: argparse.Namespace) -> int:
         line = service.handover(args.reference, args.to, args.by)
     data = (json.dumps(line, ensure_ascii=False) + "\n").encode()
     fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds personal data
+    os.fchmod(fd, 0o600)  # also when the file was there already
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
     print(f"Dossier {args.reference} klaar voor {args.to} in {args.out} (bevat persoonsgegevens: bezorg het "
@@ -482,16 +483,26 @@ def cmd_handover(args: argparse.Namespace) -> int:
 
 
 def cmd_receive(args: argparse.Namespace) -> int:
-    lines = [x for x in Path(args.file).read_text(encoding="utf-8").splitlines() if x.strip()]
+    from service.commands import ShapeError, no_duplicate_keys
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"Kan {args.file} niet lezen als UTF-8-tekst ({type(error).__name__}).", file=sys.stderr)
+        return EXIT_USAGE
+    lines = [x for x in text.splitlines() if x.strip()]
     if len(lines) != 1:
         print(f"Een overdracht is één regel; {args.file} heeft er {len(lines)}.", file=sys.stderr)
         return EXIT_USAGE
     try:
-        line = json.loads(lines[0])
-    except ValueError:
-        print(f"{args.file} is geen JSON.", file=sys.stderr)
+        line = json.loads(lines[0], object_pairs_hook=no_duplicate_keys)
+    except (ValueError, RecursionError) as error:
+        print(f"{args.file} is geen geldige JSON-regel ({error if isinstance(error, ValueError) else 'te diep genest'}).",
+              file=sys.stderr)
         return EXIT_USAGE
-    from service.commands import ShapeError
+    if not isinstance(line, dict) or line.get("type") != "register" or not isinstance(line.get("origin"), dict):
+        print(f"{args.file} is geen overdracht: verwacht één register-regel met 'origin'.", file=sys.stderr)
+        return EXIT_USAGE
 
     with _existing_store(catch_up=True, create=True) as service:
         try:

@@ -10,10 +10,13 @@ phoning; that read is written in the access log by the caller.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from service import municipalities
 from service.aggregates.errors import UnknownRequest
@@ -21,9 +24,12 @@ from service.matching import domain_order, places_for
 from service.reports.layout import neutralized
 
 SUGGESTIONS = 5
+BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
-def crisis_list(service: Any, location: str, contact: bool = False) -> dict[str, Any]:
+def crisis_list(service: Any, location: str, contact: bool = False, today: dt.date | None = None) -> dict[str, Any]:
+    """`today` (default: now, in Brussels) is the earliest start a family can still be offered."""
+    today = today or dt.datetime.now(BRUSSELS).date()
     with service.current.lock():
         view = service.current.refresh()
         loc = view.locations.get(location)
@@ -31,13 +37,13 @@ def crisis_list(service: Any, location: str, contact: bool = False) -> dict[str,
             raise UnknownRequest(f"Locatie '{location}' bestaat niet bij dit loket.", field="location")
         affected = []
         for r in sorted(view.affected_by(location), key=domain_order):  # whom to call first
-            crisis = r.crisis
-            needed = max(r.wish_start, crisis.on)
+            crisis = r.crisis_at(location)
+            needed = max(r.wish_start, crisis.on, today)
             fitting = [m for m in places_for(r, view.locations.values(), view.places_left, needed_from=needed)
                        if m.criteria["start"].fits and m.criteria["days"].fits and m.criteria["hours"].fits]
             item: dict[str, Any] = {
                 "request": r.reference,
-                "suggestions": [m.location.reference for m in fitting[:SUGGESTIONS]],
+                "suggestions": [] if crisis.placed_again_on else [m.location.reference for m in fitting[:SUGGESTIONS]],
                 "municipality": r.municipality,
                 "had": {"proposal": crisis.had.proposal, "start": crisis.had.start,
                         "days_per_week": crisis.had.days_per_week},
@@ -45,7 +51,7 @@ def crisis_list(service: Any, location: str, contact: bool = False) -> dict[str,
                 "hours": list(r.wish_hours),
                 "placed_again_on": crisis.placed_again_on,
                 "open": r.is_open,
-                "why": {m.location.reference: m.reasons() for m in fitting[:SUGGESTIONS]},
+                "why": {} if crisis.placed_again_on else {m.location.reference: m.reasons() for m in fitting[:SUGGESTIONS]},
             }
             if contact:
                 data = service.personal_data(r)
@@ -77,6 +83,11 @@ def _rows(crisis: dict[str, Any]) -> list[list[str]]:
     return [[neutralized(str(v)) for v in row] for row in rows]
 
 
+def _cell(text: str) -> str:
+    """Text a workbook cell can hold: control characters dropped."""
+    return ILLEGAL_CHARACTERS_RE.sub("", text)
+
+
 def crisis_csv(crisis: dict[str, Any]) -> bytes:
     """The phone list as CSV: ; separated, UTF-8 with BOM (Excel with Belgian settings)."""
     out = io.StringIO()
@@ -92,13 +103,14 @@ def crisis_xlsx(crisis: dict[str, Any]) -> bytes:
     sheet = book.active
     sheet.title = "Crisislijst"
     progress = crisis["progress"]
-    sheet.append([f"Sluiting {crisis['location']} {crisis['name']} op {crisis['closed_on'].strftime('%d/%m/%Y')}"])
+    closed = crisis["closed_on"].strftime("%d/%m/%Y") if crisis["closed_on"] else "(nu niet gesloten)"
+    sheet.append([_cell(f"Sluiting {crisis['location']} {crisis['name']} op {closed}")])
     sheet.append([f"{progress['affected']} gezinnen getroffen, {progress['placed_again']} opnieuw geplaatst, "
                   f"{progress['waiting']} wachten nog"])
     sheet.append([])
     sheet.append(list(COLUMNS))
     for row in _rows(crisis):
-        sheet.append(row)
+        sheet.append([_cell(v) for v in row])
     for column, width in zip("ABCDEFGHIJ", (14, 18, 14, 7, 14, 18, 30, 26, 16, 28), strict=True):
         sheet.column_dimensions[column].width = width
     out = io.BytesIO()

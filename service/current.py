@@ -26,7 +26,6 @@ class CurrentView:
         self.requests: dict[uuid.UUID, CareRequest] = {}
         self.locations: dict[str, Location] = {}
         self._locations_by_id: dict[uuid.UUID, Location] = {}
-        self.taken: dict[str, int] = {}  # places taken (or freed, negative) since a location's last report
 
     def refresh(self) -> CurrentView:
         with self._lock:
@@ -34,28 +33,17 @@ class CurrentView:
                 if isinstance(event, Location.Event):
                     after = event.mutate(self._locations_by_id.get(event.originator_id))
                     self._locations_by_id[after.id] = self.locations[after.reference] = after
-                    if isinstance(event, Location.FreePlacesReported):
-                        self.taken[after.reference] = 0  # a report says what is free now
-                    self.position = position
-                    continue
-                before = self.requests.get(event.originator_id)
-                ended = before.placement_location() if before is not None else None
-                request = self.requests[event.originator_id] = event.mutate(before)
-                if isinstance(event, CareRequest.PlacementCancelled) and ended:
-                    self.taken[ended] = self.taken.get(ended, 0) - 1
-                elif isinstance(event, CareRequest.PlacementAccepted) and request.placement_location():
-                    at = request.placement_location()
-                    self.taken[at] = self.taken.get(at, 0) + 1
+                else:
+                    self.requests[event.originator_id] = event.mutate(self.requests.get(event.originator_id))
                 self.position = position
         return self
 
     def lock(self) -> threading.RLock:
         return self._lock
 
-    def places_left(self, location: Location) -> int:
-        """The free places of the last report, less those accepted there since (plus those cancelled)."""
-        offer = location.offer
-        return max(0, offer.places - self.taken.get(location.reference, 0)) if offer else 0
+    @staticmethod
+    def places_left(location: Location) -> int:
+        return location.places_left
 
     def open_requests(self) -> list[CareRequest]:
         return [r for r in self.requests.values() if r.is_open and r.care_type == "baby_toddler"]
@@ -66,5 +54,4 @@ class CurrentView:
 
     def affected_by(self, location: str) -> list[CareRequest]:
         """Requests whose placement ended when this location closed (its crisis list)."""
-        found = [r for r in self.requests.values() if r.crisis is not None and r.crisis.location == location]
-        return sorted(found, key=lambda r: r.reference)
+        return [r for r in self.requests.values() if r.crisis_at(location) is not None]

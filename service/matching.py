@@ -5,8 +5,9 @@ start (free from on or before the start the family needs), days (enough days a w
 hours (every extended hour the family asks is offered) and municipality (the location lies in
 the municipality the request is attributed to, under any code before or after a merger).
 
-- For a request: every open location with free places, most fitting first (how many criteria
-  fit; then the earliest start; then the family's own municipality; then the reference).
+- For a request: every open location with a free place left, most fitting first (how many of
+  start, days and hours fit; then the earliest start; then the family's own municipality; then
+  the reference).
 - For a location's free places: the open requests in its municipality that the places can
   take (days and hours fit), in the order of domain.md: priority group and vulnerable families
   first, then urgent requests, then by request date.
@@ -51,6 +52,11 @@ class Match:
     def fitting(self) -> int:
         return sum(c.fits for c in self.criteria.values())
 
+    @property
+    def needs_met(self) -> int:
+        """Start, days and hours: what the family needs; the municipality only orders equal ones."""
+        return sum(self.criteria[name].fits for name in ("start", "days", "hours"))
+
     def reasons(self) -> dict[str, dict[str, Any]]:
         return {name: {"past": c.fits, "reden": c.reason} for name, c in self.criteria.items()}
 
@@ -93,7 +99,7 @@ def places_for(request: CareRequest, locations: Iterable[Location], left: Callab
                needed_from: dt.date | None = None) -> list[Match]:
     """Every open location with a free place left for one request, most fitting first."""
     matches = [judge(request, loc, offer, needed_from) for loc, offer in open_locations(locations, left)]
-    return sorted(matches, key=lambda m: (-m.fitting, m.delay_days, not m.criteria["municipality"].fits,
+    return sorted(matches, key=lambda m: (-m.needs_met, m.delay_days, not m.criteria["municipality"].fits,
                                           m.location.reference))
 
 
@@ -104,12 +110,15 @@ def domain_order(request: CareRequest) -> tuple[bool, bool, dt.date, str]:
             request.reference)
 
 
-def requests_for(location: Location, requests: Iterable[CareRequest], left: int) -> list[Match]:
-    """The open requests a location's free places (`left` of them) could answer, in the order of domain.md."""
+def requests_for(location: Location, requests: Iterable[CareRequest], left: int,
+                 today: dt.date | None = None) -> list[Match]:
+    """The open requests a location's free places (`left` of them) could answer, in the order of domain.md.
+
+    With `today`, a request is needed from its wish or from today, whichever is later."""
     offer = location.offer
     if location.closed_on is not None or offer is None or left <= 0:
         return []
-    matches = [judge(r, location, offer) for r in requests]
+    matches = [judge(r, location, offer, max(r.wish_start, today) if today else None) for r in requests]
     fitting = [m for m in matches if m.criteria["municipality"].fits and m.criteria["days"].fits
                and m.criteria["hours"].fits]
     return sorted(fitting, key=lambda m: domain_order(m.request))
@@ -131,19 +140,21 @@ def request_needs(r: CareRequest) -> dict[str, Any]:
             "special_care": r.special_care}
 
 
-def for_request(view: Any, request: CareRequest) -> dict[str, Any]:
-    """A request's needs and every location with a free place left, most fitting first, with reasons."""
+def for_request(view: Any, request: CareRequest, today: dt.date) -> dict[str, Any]:
+    """A request's needs and every location with a free place left, most fitting first, with reasons
+    (needed from the wished start, or from today when that has passed)."""
+    need = max(request.wish_start, today)
     places = [{**location_json(m.location, view.places_left(m.location)), "fits": m.fits, "reasons": m.reasons()}
-              for m in places_for(request, view.locations.values(), view.places_left)]
+              for m in places_for(request, view.locations.values(), view.places_left, needed_from=need)]
     return {**request_needs(request), "open": request.is_open, "places": places}
 
 
-def for_location(view: Any, location: Location, loket: bool) -> dict[str, Any]:
+def for_location(view: Any, location: Location, loket: bool, today: dt.date) -> dict[str, Any]:
     """A location's free places and the open requests they could answer, in the order of domain.md.
 
     The loket sees why a family comes first; an organizer only the order."""
     items = []
-    for m in requests_for(location, view.open_requests(), view.places_left(location)):
+    for m in requests_for(location, view.open_requests(), view.places_left(location), today):
         item = request_needs(m.request)
         if loket:
             item.update(urgent=m.request.urgent,

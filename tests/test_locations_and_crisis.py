@@ -14,6 +14,7 @@ import datetime as dt
 import io
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -65,14 +66,14 @@ def test_the_crisis_list_names_each_family_with_fitting_places_elsewhere_and_the
     service, _ = scenario
     from service.crisis import crisis_list
 
-    crisis = crisis_list(service, "L-NEST")
+    crisis = crisis_list(service, "L-NEST", today=dt.date(2025, 3, 11))
     assert [{"request": a["request"], "suggestions": a["suggestions"]} for a in crisis["affected"]] == [
         {"request": "K-A", "suggestions": ["L-ZON", "L-VLIN"]},  # own municipality first; De Vlinder is in Bierbeek
-        {"request": "K-B", "suggestions": ["L-ZON"]},  # five days and early: only De Zon
+        {"request": "K-B", "suggestions": []},  # placed again at De Zon: nothing more to suggest
     ]
     a, b = crisis["affected"]
     assert a["had"] == {"proposal": "P1", "start": dt.date(2025, 2, 15), "days_per_week": 4}
-    assert a["needed_from"] == dt.date(2025, 3, 10) and a["placed_again_on"] is None and a["open"]
+    assert a["needed_from"] == dt.date(2025, 3, 11) and a["placed_again_on"] is None and a["open"]
     assert b["placed_again_on"] == dt.date(2025, 3, 20) and not b["open"]
     assert crisis["progress"] == {"affected": 2, "placed_again": 1, "waiting": 1,
                                   "last_placed_again_on": dt.date(2025, 3, 20)}
@@ -124,7 +125,7 @@ def test_the_api_and_the_command_line_give_the_same_crisis(scenario, store_url, 
     monkeypatch.setenv("LOKET_STORE", store_url)
     assert cli(["crisis", "L-NEST", "--by", "anna"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert [a["suggestions"] for a in printed["affected"]] == [["L-ZON", "L-VLIN"], ["L-ZON"]]
+    assert [a["suggestions"] for a in printed["affected"]] == [["L-ZON", "L-VLIN"], []]
     assert cli(["crisis", "L-NEST", "--format", "xlsx", "--out", str(tmp_path / "crisis.xlsx")]) == 0
     sheet = openpyxl.load_workbook(tmp_path / "crisis.xlsx").active
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
@@ -138,7 +139,8 @@ def test_the_api_and_the_command_line_give_the_same_crisis(scenario, store_url, 
         assert [a["request"] for a in api["affected"]] == ["K-A", "K-B"] and api["progress"]["placed_again"] == 1
         assert api["affected"][0]["contact"]["phone"] == "0470 00 00 00"  # for phoning: loket workers only
         csv_text = client.get("/api/locations/L-NEST/crisis.csv").content.decode("utf-8-sig")
-        assert csv_text.splitlines()[1].startswith("K-A;Leuven;15/02/2025;4;10/03/2025;;L-ZON, L-VLIN;Ouder K-A")
+        today = dt.datetime.now(ZoneInfo("Europe/Brussels")).date().strftime("%d/%m/%Y")  # needed from today now
+        assert csv_text.splitlines()[1].startswith(f"K-A;Leuven;15/02/2025;4;{today};;L-ZON, L-VLIN;Ouder K-A")
         matches = client.get("/api/requests/K-A/matches").json()
         assert [p["location"] for p in matches["places"]] == ["L-ZON", "L-VLIN", "L-KLEIN"]
         reads = client.app.state.service.access_log.entries(request="K-A")
@@ -260,3 +262,126 @@ def test_a_request_is_handed_to_another_loket_only_with_consent(tmp_path, monkey
     finally:
         gent.close()
     assert cli(["receive", str(out), "--municipality", "44021", "--as", "G-8"]) == 1  # the same child twice
+
+
+# ------------------------------------------------------------- what the adversarial trial found
+
+
+def _today() -> str:
+    return dt.datetime.now(ZoneInfo("Europe/Brussels")).date().isoformat()
+
+
+def test_nothing_is_placed_at_a_closed_location_whatever_the_dates(scenario) -> None:
+    service, _ = scenario
+    from tests.builders import line
+
+    at = dt.datetime.now(ZoneInfo("Europe/Brussels")).replace(microsecond=0)
+    lines = [line("propose", "K-A", at.isoformat(), proposal="P9", location="L-NEST", start="2025-03-01",
+                  days_per_week=4, on="2025-03-01"),
+             line("accept", "K-D", (at + dt.timedelta(seconds=1)).isoformat(), proposal="P1", on="2025-03-01")]
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        report = import_history(service, write_history(Path(folder) / "late.jsonl", lines))
+    assert [n for n, _ in report.refused] == [1, 2]  # back-dated or not: the location is closed now
+    assert all("gesloten sinds 2025-03-10" in reason for _, reason in report.refused)
+
+
+def test_a_closure_sees_an_acceptance_another_process_saved_meanwhile(store_url, make_service, tmp_path) -> None:
+    first, second = make_service(), make_service()
+    assert import_history(first, write_history(tmp_path / "h.jsonl", LINES[:CLOSURE - 1])).ok
+    second.current.refresh()  # the second process read the log before the acceptance below
+    from service import commands as c
+
+    first.execute(c.Command(type="propose", target="K-D", payload=c.Propose(
+        proposal="P2", location="L-NEST", start=dt.date(2025, 3, 3), days_per_week=4, on=dt.date.today()),
+        recorded_at=first.now(), by="anna"), stamp=True)
+    first.execute(c.Command(type="accept", target="K-D", payload=c.Accept(proposal="P2", on=dt.date.today()),
+                            recorded_at=first.now(), by="anna"), stamp=True)
+    second.execute(c.Command(type="close_location", target="L-NEST", payload=c.CloseLocation(
+        on=dt.date.today(), reason="brand"), recorded_at=second.now(), by="bert"), stamp=True)
+    assert second.get_request("K-D").placement is None and second.get_request("K-D").crisis.location == "L-NEST"
+    assert second.location("L-NEST").placed == {}
+
+
+def test_free_places_left_never_exceed_the_report_and_a_voided_request_is_not_on_the_crisis_list(tmp_path) -> None:
+    from tests.builders import line, register_line
+
+    lines = [
+        {"at": "2025-01-02T09:00:00+01:00", "by": "anna", "type": "register_location", "location": "L1",
+         "name": "Een", "organizer": "vzw", "municipality": "24062", "capacity": 10, "hours": []},
+        register_line("A", at="2025-01-06T10:00:00+01:00"),
+        line("propose", "A", "2025-01-07T10:00:00+01:00", proposal="P1", location="L1", start="2025-09-01",
+             days_per_week=4, on="2025-01-07"),
+        line("accept", "A", "2025-01-08T10:00:00+01:00", proposal="P1", on="2025-01-08"),
+        {"at": "2025-02-01T09:00:00+01:00", "by": "anna", "type": "report_free_places", "location": "L1",
+         "from": "2025-03-01", "places": 1, "days_per_week": 5},
+        line("cancel_placement", "A", "2025-02-02T10:00:00+01:00", on="2025-02-02", reason="verhuisd"),
+        register_line("V", at="2025-02-03T10:00:00+01:00", child={"national_number": "24120610244"}),
+        line("propose", "V", "2025-02-04T10:00:00+01:00", proposal="P1", location="L1", start="2025-09-01",
+             days_per_week=4, on="2025-02-04"),
+        line("accept", "V", "2025-02-05T10:00:00+01:00", proposal="P1", on="2025-02-05"),
+        line("void", "V", "2025-02-06T10:00:00+01:00", reason="dubbel ingevoerd"),
+        {"at": "2025-03-01T09:00:00+01:00", "by": "anna", "type": "close_location", "location": "L1",
+         "on": "2025-03-01", "reason": "brand"},
+    ]
+    service = LoketService(Settings(store=f"sqlite:///{tmp_path}/s.sqlite"))
+    try:
+        report = import_history(service, write_history(tmp_path / "h.jsonl", lines[:-1]))
+        assert report.ok
+        # A's placement was accepted before the report: its cancellation gives no place back; V took the one place
+        assert service.location("L1").places_left == 0
+        assert import_history(service, write_history(tmp_path / "c.jsonl", lines[-1:])).ok
+        from service.crisis import crisis_list, crisis_xlsx
+
+        crisis = crisis_list(service, "L1", contact=True)
+        assert crisis["affected"] == []  # the voided request leaves every list
+        assert crisis_xlsx(crisis)
+    finally:
+        service.close()
+
+
+def test_a_family_hit_by_two_closures_stays_on_both_lists(scenario) -> None:
+    service, _ = scenario
+    from service import commands as c
+    from service.crisis import crisis_list
+
+    today = dt.date.today()
+    service.execute(c.Command(type="close_location", target="L-ZON", payload=c.CloseLocation(on=today, reason="faillissement"),
+                              recorded_at=service.now(), by="anna"), stamp=True)
+    nest, zon = crisis_list(service, "L-NEST"), crisis_list(service, "L-ZON")
+    assert [a["request"] for a in nest["affected"]] == ["K-A", "K-B"] and nest["progress"]["placed_again"] == 1
+    assert [a["request"] for a in zon["affected"]] == ["K-B", "K-C"]  # K-B was placed again at De Zon
+
+
+def test_an_open_location_crisis_workbook_and_control_characters_do_not_break_it(scenario) -> None:
+    service, _ = scenario
+    from service.crisis import crisis_list, crisis_xlsx
+
+    assert crisis_xlsx(crisis_list(service, "L-ZON"))  # never closed: an empty list, no error
+    crisis = crisis_list(service, "L-NEST")
+    crisis["affected"][0]["contact"] = {"name": "Jan\u000bPeeters\u0001"}
+    sheet = openpyxl.load_workbook(io.BytesIO(crisis_xlsx(crisis))).active
+    assert sheet["H5"].value == "JanPeeters"
+
+
+def test_a_handed_over_child_born_since_registration_is_received(tmp_path, monkeypatch) -> None:
+    from tests.builders import line, register_line
+
+    here = f"sqlite:///{tmp_path}/hier/s.sqlite"
+    service = LoketService(Settings(store=here))
+    try:
+        history = [register_line("U1", child={"expected_birth": "2025-02-20", "parent_national_number": "90051704512"}),
+                   line("child_born", "U1", "2025-03-01T10:00:00+01:00", national_number="24120610145", on="2025-02-28")]
+        assert import_history(service, write_history(tmp_path / "h.jsonl", history)).ok
+        sent = service.handover("U1", "Loket Gent", "anna")
+        assert sent["child"] == {"national_number": "24120610145"}
+    finally:
+        service.close()
+    out = tmp_path / "o.jsonl"
+    out.write_text(json.dumps(sent) + "\n")
+    monkeypatch.setenv("LOKET_STORE", f"sqlite:///{tmp_path}/daar/s.sqlite")
+    assert cli(["receive", str(out), "--municipality", "44021"]) == 0
+    for bad in ("[1, 2]", '{"type": "register"' + ', "x": ' * 0 + "}", "\u00ff\u00fe"):
+        out.write_text(bad + "\n")
+        assert cli(["receive", str(out), "--municipality", "44021"]) == 2

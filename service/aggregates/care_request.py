@@ -177,7 +177,7 @@ class CareRequest(Aggregate):
         self.solved_in: str | None = None
         self.erased = False
         self.closed_on: dt.date | None = None  # when it stopped being open (for the retention rule)
-        self.crisis: Crisis | None = None  # the last placement ended by a closure, and its follow-up
+        self.crises: list[Crisis] = []  # placements ended by a closure, and their follow-up
         self.origin: dict[str, str] | None = None  # the loket and request it was handed over from
 
     # ---------------------------------------------------------- derived views
@@ -456,8 +456,9 @@ class CareRequest(Aggregate):
             agg._set_proposal_state(self.proposal, ACCEPTED)
             agg.placement = Placement(self.proposal, self.start, self.days_per_week, self.on)
             agg.closed_on = self.on
-            if agg.crisis is not None and agg.crisis.open:
-                agg.crisis.placed_again_on = self.on
+            for crisis in agg.crises:
+                if crisis.open:
+                    crisis.placed_again_on = self.on
 
     def accept(
         self, *, proposal: str, on: dt.date, start: dt.date | None, days_per_week: float | None,
@@ -488,7 +489,7 @@ class CareRequest(Aggregate):
         self.check_not_voided()
         if self.placement is None:
             if self.crisis is not None and self.crisis.open:
-                raise RuleViolation(
+                raise RuleViolation(  # the last closure ended it
                     f"De plaatsing van dossier {self.reference} werd al geannuleerd door de sluiting van locatie "
                     f"{self.crisis.location} op {self.crisis.on.isoformat()}.")
             raise RuleViolation(f"Dossier {self.reference} heeft geen aanvaarde plaatsing om te annuleren.")
@@ -508,6 +509,16 @@ class CareRequest(Aggregate):
         self.trigger_event(self.ReceivedFrom, loket=loket, request=request, recorded_at=recorded_at, by=by,
                            source=source)
 
+    @property
+    def crisis(self) -> Crisis | None:
+        """The last placement ended by a closure, if any."""
+        return self.crises[-1] if self.crises else None
+
+    def crisis_at(self, location: str) -> Crisis | None:
+        """The crisis of this request at one location (the last, if it was hit there twice)."""
+        found = [c for c in self.crises if c.location == location]
+        return found[-1] if found else None
+
     def placement_location(self) -> str | None:
         """The registered location of the placement in force, if it names one."""
         if self.placement is None:
@@ -524,7 +535,8 @@ class CareRequest(Aggregate):
         days_per_week: float
 
         def apply(self, agg: CareRequest) -> None:
-            agg.crisis = Crisis(self.location, self.on, Placement(self.proposal, self.start, self.days_per_week, self.on))
+            agg.crises.append(Crisis(self.location, self.on, Placement(self.proposal, self.start, self.days_per_week,
+                                                                       self.on)))
 
     def end_placement_by_closure(
         self, *, location: str, on: dt.date, reason: str, recorded_at: str, by: str, source: str | None = None,

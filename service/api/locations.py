@@ -82,14 +82,14 @@ def requests_for_location(ref: LocationRef, service: Service, caller: Caller) ->
     _own(caller, ref)
     with service.current.lock():
         loc = _location(service, ref)
-        return for_location(service.current, loc, loket=caller.role != ORGANIZER)
+        return for_location(service.current, loc, loket=caller.role != ORGANIZER, today=service.now().date())
 
 
 @router.get("/api/requests/{id}/matches", summary="De vrije plaatsen voor een open vraag, best passend eerst")
 def places_for_request(id: RequestId, service: Service, caller: Caller) -> dict[str, Any]:
     request = service.get_request(id)
     with service.current.lock():
-        return for_request(service.current.refresh(), request)
+        return for_request(service.current.refresh(), request, service.now().date())
 
 
 def _crisis(service: Any, caller: Login, ref: str, purpose: str) -> dict[str, Any]:
