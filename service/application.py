@@ -597,6 +597,7 @@ class LoketService:
         elif isinstance(p, c.CloseLocation):
             loc.close(on=p.on, reason=p.reason, **meta)
             self._end_placements_at(loc, p, uow, meta)
+            return Outcome(command.target, loc.id, "Closed")  # not the PlaceFreed events that follow it
         elif isinstance(p, c.ChangeLocation):
             changes = {k: getattr(p, k) for k in p.model_fields_set - {"reason"} if getattr(p, k) is not None}
             if "municipality" in changes:
@@ -692,10 +693,11 @@ class LoketService:
 
     def receive(self, line: dict[str, Any], municipality: str, reference: str | None, by: str) -> Outcome:
         """Register a request another loket handed over, now, in this loket's municipality."""
-        obj = {**line, "at": self.now().isoformat(), "by": by, "municipality": municipality}
-        if reference:
-            obj["request"] = reference
+        obj = {**line, "at": self.now().isoformat(), "by": by, "municipality": municipality,
+               "request": reference or "nieuw"}
         command = c.parse_line(obj)
+        if not reference:  # this loket gives its own dossier number
+            command = command.model_copy(update={"target": ""})
         payload = command.payload
         if not isinstance(payload, c.Register) or payload.origin is None:
             raise InvalidValue("Dit bestand is geen overdracht: verwacht één register-regel met 'origin'.", field="type")

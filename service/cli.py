@@ -449,12 +449,15 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 def cmd_crisis(args: argparse.Namespace) -> int:
     from service.crisis import crisis_csv, crisis_list, crisis_xlsx
+    from service.sidedb import private_file
 
     if args.format != "json" and not args.out:
         print("Geef --out FILE voor een werkboek of CSV.", file=sys.stderr)
         return EXIT_USAGE
     with _existing_store(catch_up=True) as service:
         crisis = crisis_list(service, args.location, contact=True)
+        if crisis["closed_on"] is None:
+            print(f"Locatie {args.location} is (nu) niet gesloten.", file=sys.stderr)
         service.access_log.record_many(args.by, "cli", "lezen", [a["request"] for a in crisis["affected"]],
                                        f"cli:crisislijst ({args.format})", "cli")
     if args.format == "json":
@@ -463,6 +466,7 @@ def cmd_crisis(args: argparse.Namespace) -> int:
         _print_json(crisis)
         return EXIT_OK
     data = crisis_csv(crisis) if args.format == "csv" else crisis_xlsx(crisis)
+    private_file(Path(args.out))  # names and phone numbers: readable by the owner only
     progress = crisis["progress"]
     print(f"{progress['affected']} gezinnen getroffen, {progress['placed_again']} opnieuw geplaatst.", file=sys.stderr)
     return _write(args.out, data, "crisislijst")

@@ -254,7 +254,7 @@ class RegisterLocation(Strict):
     name: Text
     organizer: Text
     municipality: Nis
-    capacity: Annotated[StrictInt, Field(ge=0, le=10000)]
+    capacity: Annotated[StrictInt, Field(ge=1, le=10000)]
     hours: list[Hour]
 
 

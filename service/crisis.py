@@ -19,6 +19,8 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from service import municipalities
+from service.aggregates.care_request import STATUS_NL
+from service.aggregates.categories import hours_nl
 from service.aggregates.errors import UnknownRequest
 from service.matching import domain_order, places_for
 from service.reports.layout import neutralized
@@ -51,6 +53,9 @@ def crisis_list(service: Any, location: str, contact: bool = False, today: dt.da
                 "hours": list(r.wish_hours),
                 "placed_again_on": crisis.placed_again_on,
                 "open": r.is_open,
+                "status": _status(r, crisis),
+                "suggested": [f"{m.location.reference} {m.location.name} ({municipalities.name(m.location.municipality)})"
+                              for m in fitting[:SUGGESTIONS]] if not crisis.placed_again_on else [],
                 "why": {} if crisis.placed_again_on else {m.location.reference: m.reasons() for m in fitting[:SUGGESTIONS]},
             }
             if contact:
@@ -59,15 +64,26 @@ def crisis_list(service: Any, location: str, contact: bool = False, today: dt.da
                 item["personal_data_erased"] = data is None
             affected.append(item)
     placed = [a["placed_again_on"] for a in affected if a["placed_again_on"] is not None]
+    waiting = sum(1 for a in affected if a["placed_again_on"] is None and a["open"])
     return {
         "location": location, "name": loc.name, "closed_on": loc.closed_on,
         "affected": affected,
-        "progress": {"affected": len(affected), "placed_again": len(placed), "waiting": len(affected) - len(placed),
+        "progress": {"affected": len(affected), "placed_again": len(placed), "waiting": waiting,
+                     "closed_otherwise": len(affected) - len(placed) - waiting,
                      "last_placed_again_on": max(placed) if placed else None},
     }
 
 
-COLUMNS = ("Dossier", "Gemeente", "Had plaats vanaf", "Dagen", "Nodig vanaf", "Opnieuw geplaatst op",
+def _status(request: Any, crisis: Any) -> str:
+    """What the loket worker reads in the list: placed again, waiting, or closed otherwise."""
+    if crisis.placed_again_on is not None:
+        return f"opnieuw geplaatst op {crisis.placed_again_on.strftime('%d/%m/%Y')}"
+    if request.is_open:
+        return "wacht op een plaats"
+    return f"afgesloten ({STATUS_NL.get(request.status, request.status)})"
+
+
+COLUMNS = ("Dossier", "Gemeente", "Had plaats vanaf", "Dagen", "Ruimere uren", "Nodig vanaf", "Toestand",
            "Voorstellen (locaties)", "Naam", "Telefoon", "E-mail")
 
 
@@ -75,11 +91,11 @@ def _rows(crisis: dict[str, Any]) -> list[list[str]]:
     rows = []
     for a in crisis["affected"]:
         contact = a.get("contact") or {}
+        suggested = " / ".join(a["suggested"]) or ("" if a["placed_again_on"] else "geen passende vrije plaats")
         rows.append([a["request"], municipalities.name(a["municipality"]), a["had"]["start"].strftime("%d/%m/%Y"),
-                     f"{a['had']['days_per_week']:g}".replace(".", ","), a["needed_from"].strftime("%d/%m/%Y"),
-                     a["placed_again_on"].strftime("%d/%m/%Y") if a["placed_again_on"] else "",
-                     ", ".join(a["suggestions"]), contact.get("name", ""), contact.get("phone", ""),
-                     contact.get("email", "")])
+                     f"{a['had']['days_per_week']:g}".replace(".", ","), hours_nl(a["hours"]),
+                     a["needed_from"].strftime("%d/%m/%Y"), a["status"], suggested, contact.get("name", ""),
+                     contact.get("phone", ""), contact.get("email", "")])
     return [[neutralized(str(v)) for v in row] for row in rows]
 
 
@@ -106,13 +122,15 @@ def crisis_xlsx(crisis: dict[str, Any]) -> bytes:
     closed = crisis["closed_on"].strftime("%d/%m/%Y") if crisis["closed_on"] else "(nu niet gesloten)"
     sheet.append([_cell(f"Sluiting {crisis['location']} {crisis['name']} op {closed}")])
     sheet.append([f"{progress['affected']} gezinnen getroffen, {progress['placed_again']} opnieuw geplaatst, "
-                  f"{progress['waiting']} wachten nog"])
+                  f"{progress['waiting']} wachten nog, {progress['closed_otherwise']} anders afgesloten"])
     sheet.append([])
     sheet.append(list(COLUMNS))
     for row in _rows(crisis):
         sheet.append([_cell(v) for v in row])
-    for column, width in zip("ABCDEFGHIJ", (14, 18, 14, 7, 14, 18, 30, 26, 16, 28), strict=True):
+    for column, width in zip("ABCDEFGHIJK", (14, 18, 14, 7, 16, 14, 26, 60, 26, 16, 28), strict=True):
         sheet.column_dimensions[column].width = width
+    sheet.freeze_panes = "B5"
+    sheet.auto_filter.ref = f"A4:K{sheet.max_row}"
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

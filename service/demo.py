@@ -348,6 +348,10 @@ class _Generator:
 
         Drawn from a generator of their own, so the requests (and the figures) stay the same."""
         r = random.Random("locations")
+        proposed: dict[str, int] = {}
+        for line in self.lines:
+            if line[3] == "propose":
+                proposed[line[4]["location"]] = proposed.get(line[4]["location"], 0) + 1
         out: list[tuple[dt.datetime, str, dict[str, Any]]] = []
         at = first - dt.timedelta(hours=2)
         for nis in sorted(self._locations):
@@ -357,7 +361,9 @@ class _Generator:
                 hours = sorted(h for h in ("early", "late", "weekend") if r.random() < 0.2)
                 out.append((at, "register_location", {"location": ref, "name": name,
                                                       "organizer": f"vzw {name.split(' ', 1)[1]}",
-                                                      "municipality": nis, "capacity": r.choice((9, 14, 18, 28, 36)),
+                                                      "municipality": nis,
+                                                      "capacity": _capacity(r.choice((9, 14, 18, 28, 36)),
+                                                                            proposed.get(ref, 0)),
                                                       "hours": hours}))
                 quarter = dt.date(first.year, 1, 1)
                 while quarter <= last.date():
@@ -953,6 +959,11 @@ class _Generator:
             out.write("\n")
             n += 1
         return n
+
+
+def _capacity(usual: int, proposals: int) -> int:
+    """Room for every child the demo places there (placements are not ended by age in the demo)."""
+    return max(usual, -(-proposals // 7) * 7)
 
 
 def _draw_kinds(rng: random.Random, n: int, m: int) -> list[str]:

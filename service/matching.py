@@ -9,8 +9,10 @@ the municipality the request is attributed to, under any code before or after a 
   start, days and hours fit; then the earliest start; then the family's own municipality; then
   the reference).
 - For a location's free places: the open requests in its municipality that the places can
-  take (days and hours fit), in the order of domain.md: priority group and vulnerable families
-  first, then urgent requests, then by request date.
+  take (days and hours fit): first those whose start fits too, then the others, each in the order
+  of domain.md (priority group and vulnerable families first, then urgent requests, then by
+  request date). A start fits unless the place is free a calendar month or more after the
+  family needs it (the photo's own rule for a deviating start).
 
 The system proposes; the loket worker decides (a chosen match is recorded as a proposal).
 """
@@ -24,9 +26,9 @@ from typing import Any
 
 from service import municipalities
 from service.aggregates.care_request import CareRequest
+from service.aggregates.categories import hours_nl, one_month_after
 from service.aggregates.location import FreePlaces, Location
 
-HOURS_NL = {"early": "vroeg (voor 7 u)", "late": "laat (na 18 u)", "weekend": "weekend", "holiday": "feestdagen"}
 CRITERIA = ("start", "days", "hours", "municipality")
 
 
@@ -58,36 +60,42 @@ class Match:
         return sum(self.criteria[name].fits for name in ("start", "days", "hours"))
 
     def reasons(self) -> dict[str, dict[str, Any]]:
-        return {name: {"past": c.fits, "reden": c.reason} for name, c in self.criteria.items()}
+        return {name: {"fits": c.fits, "reden": c.reason} for name, c in self.criteria.items()}
 
 
 def _days(value: float) -> str:
     return f"{value:g}".replace(".", ",")
 
 
-def _hours(hours: Iterable[str]) -> str:
-    return ", ".join(HOURS_NL[h] for h in sorted(hours)) or "geen"
-
-
 def judge(request: CareRequest, location: Location, offer: FreePlaces, needed_from: dt.date | None = None) -> Match:
     """How one location's free places fit one request (needed from its wish, or from `needed_from`)."""
     need = needed_from or request.wish_start
     delay = (offer.from_date - need).days
-    start = (Criterion(True, f"vrij vanaf {offer.from_date.isoformat()}, nodig vanaf {need.isoformat()}")
-             if delay <= 0 else
-             Criterion(False, f"pas vrij vanaf {offer.from_date.isoformat()}, {delay} dagen na {need.isoformat()}"))
+    needed = f"nodig vanaf {need.isoformat()}" + (" (vandaag)" if need == today_of(needed_from, request) else "")
+    if delay <= 0:
+        start = Criterion(True, f"vrij vanaf {offer.from_date.isoformat()}, {needed}")
+    elif offer.from_date < one_month_after(need):  # less than a month later: not a deviating start
+        start = Criterion(True, f"vrij vanaf {offer.from_date.isoformat()}, {delay} dagen later dan {needed}")
+    else:
+        start = Criterion(False, f"pas vrij vanaf {offer.from_date.isoformat()}, {delay} dagen na {needed} "
+                                 "(een maand of meer later)")
     days = (Criterion(True, f"{_days(offer.days_per_week)} dagen per week vrij, {_days(request.wish_days)} gevraagd")
             if offer.days_per_week >= request.wish_days else
             Criterion(False, f"slechts {_days(offer.days_per_week)} van de {_days(request.wish_days)} gevraagde dagen"))
     missing = set(request.wish_hours) - set(offer.hours)
-    hours = (Criterion(True, f"gevraagde ruimere uren: {_hours(request.wish_hours)}") if not missing else
-             Criterion(False, f"niet aangeboden: {_hours(missing)}"))
+    hours = (Criterion(True, f"gevraagde ruimere uren: {hours_nl(request.wish_hours)}") if not missing else
+             Criterion(False, f"niet aangeboden: {hours_nl(missing)}"))
     same = request.municipality in municipalities.related(location.municipality)
     place = municipalities.name(location.municipality)
     where = (Criterion(True, f"in {place}, de gemeente van de vraag") if same else
              Criterion(False, f"in {place}; de vraag hoort bij {municipalities.name(request.municipality)}"))
     return Match(request, location, offer, {"start": start, "days": days, "hours": hours, "municipality": where},
                  max(delay, 0))
+
+
+def today_of(needed_from: dt.date | None, request: CareRequest) -> dt.date | None:
+    """The day a need was moved to because the wished start had passed (None when it had not)."""
+    return needed_from if needed_from is not None and needed_from > request.wish_start else None
 
 
 def open_locations(locations: Iterable[Location], left: Callable[[Location], int]) -> list[tuple[Location, FreePlaces]]:
@@ -121,7 +129,7 @@ def requests_for(location: Location, requests: Iterable[CareRequest], left: int,
     matches = [judge(r, location, offer, max(r.wish_start, today) if today else None) for r in requests]
     fitting = [m for m in matches if m.criteria["municipality"].fits and m.criteria["days"].fits
                and m.criteria["hours"].fits]
-    return sorted(fitting, key=lambda m: domain_order(m.request))
+    return sorted(fitting, key=lambda m: (not m.fits, *domain_order(m.request)))  # those the start fits first
 
 
 def location_json(loc: Location, left: int) -> dict[str, Any]:

@@ -75,8 +75,9 @@ def test_the_crisis_list_names_each_family_with_fitting_places_elsewhere_and_the
     assert a["had"] == {"proposal": "P1", "start": dt.date(2025, 2, 15), "days_per_week": 4}
     assert a["needed_from"] == dt.date(2025, 3, 11) and a["placed_again_on"] is None and a["open"]
     assert b["placed_again_on"] == dt.date(2025, 3, 20) and not b["open"]
-    assert crisis["progress"] == {"affected": 2, "placed_again": 1, "waiting": 1,
+    assert crisis["progress"] == {"affected": 2, "placed_again": 1, "waiting": 1, "closed_otherwise": 0,
                                   "last_placed_again_on": dt.date(2025, 3, 20)}
+    assert [x["status"] for x in crisis["affected"]] == ["wacht op een plaats", "opnieuw geplaatst op 20/03/2025"]
     assert "contact" not in a
     assert crisis_list(service, "L-NEST", contact=True)["affected"][0]["contact"]["name"] == "Ouder K-A"
 
@@ -105,10 +106,13 @@ def test_matching_both_ways_with_a_reason_for_each_result(scenario) -> None:
 
     view = service.current.refresh()
     places = places_for(service.get_request("K-A"), view.locations.values(), view.places_left)
-    assert [(m.location.reference, m.fitting) for m in places] == [("L-ZON", 3), ("L-VLIN", 2), ("L-KLEIN", 2)]
+    assert [(m.location.reference, m.fitting) for m in places] == [("L-ZON", 4), ("L-VLIN", 3), ("L-KLEIN", 2)]
     zon = places[0].reasons()
-    assert zon["start"] == {"past": False, "reden": "pas vrij vanaf 2025-03-01, 14 dagen na 2025-02-15"}
-    assert zon["days"]["past"] and zon["hours"]["past"] and zon["municipality"]["past"]
+    # free two weeks after the wished start: less than a month later, so the start fits (not a deviating start)
+    assert zon["start"] == {"fits": True, "reden": "vrij vanaf 2025-03-01, 14 dagen later dan nodig vanaf 2025-02-15"}
+    assert zon["days"]["fits"] and zon["hours"]["fits"] and zon["municipality"]["fits"]
+    assert places[2].reasons()["start"]["reden"] == (
+        "pas vrij vanaf 2025-09-01, 198 dagen na nodig vanaf 2025-02-15 (een maand of meer later)")
     assert places[1].reasons()["municipality"]["reden"].startswith("in Bierbeek")
     assert places[2].reasons()["days"]["reden"] == "slechts 2 van de 4 gevraagde dagen"
     # De Zon's places answer the open requests of Leuven that want at most five days (K-B and K-C are placed)
@@ -130,7 +134,8 @@ def test_the_api_and_the_command_line_give_the_same_crisis(scenario, store_url, 
     sheet = openpyxl.load_workbook(tmp_path / "crisis.xlsx").active
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
     assert rows[1][0].startswith("2 gezinnen getroffen, 1 opnieuw geplaatst")
-    assert rows[4][0] == "K-A" and rows[4][7] == "Ouder K-A" and rows[4][6] == "L-ZON, L-VLIN"
+    assert rows[4][0] == "K-A" and rows[4][8] == "Ouder K-A" and rows[4][6] == "wacht op een plaats"
+    assert rows[4][7] == "L-ZON Crèche De Zon (Leuven) / L-VLIN De Vlinder (Bierbeek)"
     assert cli(["match", "--location", "L-ZON"]) == 0
     assert [r["reference"] for r in json.loads(capsys.readouterr().out)["requests"]] == ["K-A", "K-D", "K-E"]
     with TestClient(create_app(Settings(store=store_url))) as client:
@@ -140,7 +145,9 @@ def test_the_api_and_the_command_line_give_the_same_crisis(scenario, store_url, 
         assert api["affected"][0]["contact"]["phone"] == "0470 00 00 00"  # for phoning: loket workers only
         csv_text = client.get("/api/locations/L-NEST/crisis.csv").content.decode("utf-8-sig")
         today = dt.datetime.now(ZoneInfo("Europe/Brussels")).date().strftime("%d/%m/%Y")  # needed from today now
-        assert csv_text.splitlines()[1].startswith(f"K-A;Leuven;15/02/2025;4;{today};;L-ZON, L-VLIN;Ouder K-A")
+        assert csv_text.splitlines()[1].startswith(
+            f"K-A;Leuven;15/02/2025;4;geen;{today};wacht op een plaats;L-ZON Crèche De Zon (Leuven) / "
+            "L-VLIN De Vlinder (Bierbeek);Ouder K-A")
         matches = client.get("/api/requests/K-A/matches").json()
         assert [p["location"] for p in matches["places"]] == ["L-ZON", "L-VLIN", "L-KLEIN"]
         reads = client.app.state.service.access_log.entries(request="K-A")
@@ -362,10 +369,10 @@ def test_an_open_location_crisis_workbook_and_control_characters_do_not_break_it
     crisis = crisis_list(service, "L-NEST")
     crisis["affected"][0]["contact"] = {"name": "Jan\u000bPeeters\u0001"}
     sheet = openpyxl.load_workbook(io.BytesIO(crisis_xlsx(crisis))).active
-    assert sheet["H5"].value == "JanPeeters"
+    assert sheet["I5"].value == "JanPeeters"
 
 
-def test_a_handed_over_child_born_since_registration_is_received(tmp_path, monkeypatch) -> None:
+def test_a_handed_over_child_born_since_registration_is_received(tmp_path, monkeypatch, capsys) -> None:
     from tests.builders import line, register_line
 
     here = f"sqlite:///{tmp_path}/hier/s.sqlite"
@@ -381,7 +388,8 @@ def test_a_handed_over_child_born_since_registration_is_received(tmp_path, monke
     out = tmp_path / "o.jsonl"
     out.write_text(json.dumps(sent) + "\n")
     monkeypatch.setenv("LOKET_STORE", f"sqlite:///{tmp_path}/daar/s.sqlite")
-    assert cli(["receive", str(out), "--municipality", "44021"]) == 0
+    assert cli(["receive", str(out), "--municipality", "44021"]) == 0  # registered under a number of its own
+    assert "Ontvangen als dossier 2025-00001" in capsys.readouterr().err
     for bad in ("[1, 2]", '{"type": "register"' + ', "x": ' * 0 + "}", "\u00ff\u00fe"):
         out.write_text(bad + "\n")
         assert cli(["receive", str(out), "--municipality", "44021"]) == 2

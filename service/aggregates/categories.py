@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from dateutil.relativedelta import relativedelta
 
@@ -57,3 +57,11 @@ def is_vulnerable_family(family: Mapping[str, bool | None]) -> bool:
 def deviates(desired_start: dt.date, days: float, start: dt.date, placed_days: float) -> bool:
     """A placement starting a calendar month or more late, or with fewer days, deviates."""
     return start >= one_month_after(desired_start) or placed_days < days
+
+
+HOURS_NL = {"early": "vroeg (voor 7 u)", "late": "laat (na 18 u)", "weekend": "weekend", "holiday": "feestdagen"}
+
+
+def hours_nl(hours: Iterable[str]) -> str:
+    """Extended hours as a loket worker reads them."""
+    return ", ".join(HOURS_NL[h] for h in sorted(hours)) or "geen"

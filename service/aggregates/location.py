@@ -10,6 +10,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from service.aggregates.care_request import check_not_after_recording
+from service.aggregates.categories import hours_nl
 from service.aggregates.errors import InvalidValue, RuleViolation
 from service.aggregates.recorded import RecordedEvent
 
@@ -79,7 +80,8 @@ class Location(Aggregate):
             raise RuleViolation(f"Locatie {self.reference} heeft maar {self.capacity} plaatsen in totaal.", field="places")
         if hours is not None and not set(hours) <= set(self.hours):
             missing = ", ".join(sorted(set(hours) - set(self.hours)))
-            raise RuleViolation(f"Locatie {self.reference} is niet open op deze momenten: {missing}.", field="hours")
+            raise RuleViolation(f"Locatie {self.reference} is niet open op deze momenten: {hours_nl(missing.split(', '))}.",
+                                field="hours")
         self.trigger_event(
             self.FreePlacesReported, from_date=from_date, places=places, days_per_week=days_per_week,
             hours=sorted(set(hours)) if hours is not None else None, recorded_at=recorded_at, by=by, source=source,
@@ -99,7 +101,9 @@ class Location(Aggregate):
         """The last report's free places, less the placements accepted here since (a placement
         cancelled again gives its place back)."""
         offer = self.offer
-        return max(0, offer.places - len(self.taken_since_report)) if offer else 0
+        if offer is None or self.closed_on is not None:
+            return 0
+        return max(0, offer.places - len(self.taken_since_report))
 
     class PlaceTaken(Event):
         """A proposal here was accepted: a placement in force (written with the acceptance, so a

@@ -196,7 +196,8 @@ def install(app: FastAPI) -> None:
                 if login.public:
                     message = "Het token is ongeldig of verlopen; meld opnieuw aan." if stale else "Meld eerst aan."
                     return _refusal(401, "niet_aangemeld", message, {"WWW-Authenticate": "Bearer"})
-                return _refusal(403, "geen_toegang", f"Als {ROLE_NL[login.role]} mag u dit niet.")
+                return _refusal(403, "geen_toegang", f"Als {ROLE_NL[login.role]} mag u dit niet "
+                                                     f"({method} {route.path}).")
             if from_cookie and method not in ("GET", "OPTIONS"):
                 expected = csrf_token(service.secrets.session_keys[0], login.session)
                 given = request.headers.get(CSRF_HEADER, "")

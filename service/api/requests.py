@@ -11,7 +11,7 @@ from service import access_log as log
 from service import commands as c
 from service.accounts import ORGANIZER, Login
 from service.aggregates.care_request import STATUS_NL, CareRequest
-from service.aggregates.categories import one_month_after
+from service.aggregates.categories import hours_nl, one_month_after
 from service.aggregates.errors import Forbidden, UnknownRequest
 from service.api.access import Caller
 from service.application import LoketService, Outcome
@@ -115,7 +115,7 @@ def _categories(r: CareRequest) -> dict[str, dict[str, Any]]:
         **_REASONS,
         "urgent": f"gewenste start {r.desired_start.isoformat()} {'ligt' if r.urgent else 'ligt niet'} op of voor "
                   f"{limit.isoformat()} (aanvraagdatum + 1 kalendermaand)",
-        "extended_hours": "gevraagd: " + (", ".join(r.hours) or "geen ruimere openingsmomenten"),
+        "extended_hours": "gevraagd: " + (hours_nl(r.hours) if r.hours else "geen ruimere openingsmomenten"),
     }
     if brussels:
         reasons["priority_group"] += "; in Brussel ook een ouder die voldoende Nederlands spreekt"
