@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import OAuth2PasswordBearer
 from starlette.routing import Match
 
@@ -84,6 +84,16 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/users/{name}/role"): frozenset({ADMIN}),
     ("GET", "/api/access-log"): frozenset({ADMIN}),
     ("GET", "/api/access-log.csv"): frozenset({ADMIN}),
+    # the web pages: the loket's; the public figures for everyone
+    ("GET", "/static/loket.css"): EVERYONE,
+    ("GET", "/aanmelden"): EVERYONE,
+    ("POST", "/aanmelden"): EVERYONE,
+    ("POST", "/afmelden"): LOGGED_IN,
+    ("GET", "/"): LOKET,
+    ("POST", "/zoeken"): LOKET,
+    ("GET", "/dossiers/{ref}"): LOKET,
+    ("POST", "/dossiers/{ref}/{command}"): LOKET,
+    ("GET", "/cijfers"): EVERYONE,
     # the API's own documentation
     ("GET", "/openapi.json"): EVERYONE,
     ("GET", "/docs"): EVERYONE,
@@ -193,6 +203,8 @@ def install(app: FastAPI) -> None:
             if allowed is None:  # a route added after start; never reached through install's check
                 return _refusal(403, "geen_toegang", "Deze opdracht heeft geen toegangsregel.")
             if login.role not in allowed:
+                if login.public and method == "GET" and not request.url.path.startswith(("/api/", "/openapi")):
+                    return RedirectResponse("/aanmelden", status_code=303)  # a page: to the login form
                 if login.public:
                     message = "Het token is ongeldig of verlopen; meld opnieuw aan." if stale else "Meld eerst aan."
                     return _refusal(401, "niet_aangemeld", message, {"WWW-Authenticate": "Bearer"})

@@ -30,7 +30,7 @@ from service.aggregates.errors import (
     ReferenceTaken,
     UnknownRequest,
 )
-from service.api import access, auth, locations, organizer, photos, requests
+from service.api import access, auth, locations, organizer, pages, photos, requests
 from service.bootstrap import build
 from service.commands import ShapeError, no_duplicate_keys, problems_of
 from service.settings import Settings
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(locations.router)
     app.include_router(photos.router)
     app.include_router(photos.public)
+    app.include_router(pages.router)
     access.install(app)  # after every route: refuses to start when one has no access rule
 
     @app.exception_handler(auth.BadLogin)

@@ -1,0 +1,270 @@
+"""The loket's web pages: server-rendered (Jinja2), Dutch, working without JavaScript.
+
+Pages call the same service methods as the API and write the same access-log entries
+("web:…" purposes). A browser logs in with a session cookie; every form carries its CSRF
+token (checked by the guard in access.py). No personal data ever goes into a URL: searching by
+name is a POST.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from service import access_log as log
+from service import commands as c
+from service import municipalities
+from service.accounts import Login
+from service.aggregates.care_request import STATUS_NL, CareRequest
+from service.aggregates.categories import hours_nl
+from service.aggregates.errors import DomainError
+from service.api import auth
+from service.api.access import COOKIE, Caller, csrf_token, set_session_cookie
+from service.api.requests import Service, _categories, _run
+from service.photos import PhotoBook
+
+ROOT = Path(__file__).resolve().parents[1]
+templates = Jinja2Templates(directory=ROOT / "templates")
+router = APIRouter(include_in_schema=False)
+
+CATEGORY_NL = {"priority_group": "voorrangsgroep", "vulnerable_family": "kwetsbaar gezin", "urgent": "dringend",
+               "extended_hours": "ruimere openingsmomenten", "special_care": "specifieke zorgbehoefte"}
+CONTACT_FIELDS = (("name", "Naam"), ("phone", "Telefoon"), ("email", "E-mail"), ("address", "Adres"))
+
+
+def date(value: dt.date | None) -> str:
+    """A date as Belgians write it."""
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    login: Login = getattr(request.state, "login", None)
+    service = request.app.state.service
+    csrf = csrf_token(service.secrets.session_keys[0], login.session) if login and login.session else ""
+    return templates.TemplateResponse(request, name, {"login": login, "csrf": csrf, "date": date, **context},
+                                      status_code=status)
+
+
+@router.get("/static/loket.css")
+def stylesheet() -> Response:
+    return Response((ROOT / "static" / "loket.css").read_bytes(), media_type="text/css",
+                    headers={"Cache-Control": "max-age=3600"})
+
+
+# ----------------------------------------------------------------- logging in
+
+
+@router.get("/aanmelden", response_class=HTMLResponse)
+def login_page(request: Request) -> HTMLResponse:
+    return _page(request, "login.html")
+
+
+@router.post("/aanmelden")
+def login(request: Request, service: Service, username: Annotated[str, Form(max_length=64)],
+          password: Annotated[str, Form(max_length=1024)]) -> Response:
+    try:
+        token, who = auth._login(request, service, username, password, browser=True)
+    except auth.BadLogin:
+        return _page(request, "login.html", 401, username=username,
+                     errors=[("", "Onbekende gebruikersnaam of verkeerd wachtwoord.")])
+    except auth.TooManyAttempts as wait:
+        return _page(request, "login.html", 429, username=username,
+                     errors=[("", f"Te veel mislukte pogingen; probeer opnieuw over {max(1, wait.seconds // 60)} minuten.")])
+    answer = RedirectResponse("/", status_code=303)
+    set_session_cookie(answer, token, who, service.settings.cookie_secure)
+    return answer
+
+
+@router.post("/afmelden")
+def logout(caller: Caller, service: Service) -> Response:
+    service.accounts.end_sessions(caller.name)
+    answer = RedirectResponse("/aanmelden", status_code=303)
+    answer.delete_cookie(COOKIE, path="/")
+    return answer
+
+
+# ------------------------------------------------------------------ dashboard
+
+
+def _flags(r: CareRequest) -> list[str]:
+    cats = r.categories(municipalities.is_brussels(r.municipality))
+    flags = [CATEGORY_NL[name] for name in ("priority_group", "vulnerable_family", "urgent") if cats[name]]
+    if r.crisis is not None and r.crisis.open:
+        flags.insert(0, "crisis: dringend opvolgen")
+    return flags
+
+
+def _row(r: CareRequest) -> dict[str, Any]:
+    return {"reference": r.reference, "municipality_name": municipalities.name(r.municipality),
+            "request_date": date(r.request_date), "desired_start": date(r.wish_start),
+            "days": f"{r.wish_days:g}".replace(".", ","), "flags": _flags(r)}
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request, service: Service, gemeente: str = "", categorie: str = "", ouder_dan: str = "",
+              dossier: str = "") -> HTMLResponse:
+    everything = service.open_requests()
+    found = everything
+    if gemeente:
+        found = [r for r in found if r.municipality in municipalities.related(gemeente)]
+    if categorie in CATEGORY_NL:
+        found = [r for r in found if r.categories(municipalities.is_brussels(r.municipality))[categorie]]
+    if ouder_dan.isdigit():
+        limit = dt.date.today() - dt.timedelta(days=30 * int(ouder_dan))
+        found = [r for r in found if r.request_date <= limit]
+    if dossier.strip():
+        found = [r for r in found if dossier.strip().lower() in r.reference.lower()]
+    places = sorted({r.municipality for r in everything}, key=municipalities.name)
+    return _page(request, "dashboard.html", rows=[_row(r) for r in found], total=len(everything),
+                 municipalities=[(nis, municipalities.name(nis)) for nis in places],
+                 categories=list(CATEGORY_NL.items()),
+                 filters={"gemeente": gemeente, "categorie": categorie, "ouder_dan": ouder_dan, "dossier": dossier})
+
+
+@router.post("/zoeken", response_class=HTMLResponse)
+def search(request: Request, service: Service, caller: Caller, naam: Annotated[str, Form(max_length=100)] = "") -> HTMLResponse:
+    """Search open requests by a family's name (a POST: a name never goes into a URL)."""
+    wanted = naam.strip().lower()
+    everything = service.open_requests()
+    found = []
+    if len(wanted) >= 2:
+        for r in everything:
+            data = service.personal_data(r)
+            name = ((data or {}).get("contact") or {}).get("name", "")
+            if wanted in name.lower():
+                found.append(r)
+        service.access_log.record_many(caller.name, caller.role, log.READ, [r.reference for r in found],
+                                       "web:zoeken op naam")
+    return _page(request, "dashboard.html", rows=[_row(r) for r in found], total=len(everything),
+                 municipalities=[], categories=list(CATEGORY_NL.items()), filters={},
+                 message=f"{len(found)} open vraag/vragen met '{naam.strip()}' in de naam." if len(wanted) >= 2
+                 else "Geef minstens twee letters van de naam.")
+
+
+# --------------------------------------------------------------- request page
+
+ACTIONS = (
+    ("propose", "Voorstel doen", (("proposal", "Voorstel (referentie)", "text"), ("location", "Locatie (referentie of naam)", "text"),
+                                  ("start", "Start", "date"), ("days_per_week", "Dagen per week", "number"), ("on", "Datum", "date"))),
+    ("accept", "Voorstel aanvaard", (("proposal", "Voorstel", "text"), ("on", "Datum", "date"))),
+    ("refuse", "Voorstel geweigerd", (("proposal", "Voorstel", "text"), ("on", "Datum", "date"), ("reason", "Reden", "text"))),
+    ("cancel_placement", "Plaatsing annuleren", (("on", "Datum", "date"), ("reason", "Reden", "text"))),
+    ("withdraw", "Vraag intrekken", (("on", "Datum", "date"), ("reason", "Reden", "text"))),
+    ("reopen", "Vraag heropenen", (("on", "Datum", "date"), ("reason", "Reden", "text"))),
+    ("change_consent", "Toestemming wijzigen", (("consent", "Toestemming", "select"), ("on", "Datum", "date"))),
+)
+OPTIONAL = {"reason"}
+
+
+def _actions(today: str) -> list[dict[str, Any]]:
+    out = []
+    for command, label, fields in ACTIONS:
+        out.append({"command": command, "label": label, "fields": [
+            {"name": name, "label": text, "type": kind, "required": name not in OPTIONAL,
+             "value": today if kind == "date" and name == "on" else "",
+             "options": [("true", "ja, gegeven"), ("false", "nee, ingetrokken")] if kind == "select" else None}
+            for name, text, kind in fields]})
+    return out
+
+
+def _timeline(service: Any, r: CareRequest) -> list[dict[str, Any]]:
+    names = {"Registered": "geregistreerd", "ProposalMade": "voorstel gedaan", "PlacementAccepted": "voorstel aanvaard",
+             "ProposalRefused": "voorstel geweigerd", "PlacementCancelled": "plaatsing geannuleerd",
+             "Withdrawn": "ingetrokken", "Reopened": "heropend", "ConsentChanged": "toestemming gewijzigd",
+             "SolvedElsewhere": "opgelost in een andere gemeente", "PersonalDataErased": "persoonsgegevens gewist",
+             "ClosureCrisisFlagged": "locatie gesloten: dringend opvolgen"}
+    out = []
+    for e in service.history(r.reference):
+        at = dt.datetime.fromisoformat(e.recorded_at)
+        out.append({"at": e.recorded_at, "when": at.strftime("%d/%m/%Y %H:%M"),
+                    "what": names.get(type(e).__name__, type(e).__name__), "by": e.by})
+    return out
+
+
+def _request_page(request: Request, service: Any, caller: Login, reference: str, status: int = 200,
+                  **extra: Any) -> HTMLResponse:
+    r = service.get_request(reference)
+    service.access_log.record(caller.name, caller.role, log.READ, r.reference, "web:dossier")
+    state = "geplaatst" if r.status == "open" and r.placement else STATUS_NL[r.status]
+    return _page(request, "request.html", status, r=r, state_nl=state, personal=service.personal_data(r),
+                 contact_fields=CONTACT_FIELDS, municipality_name=municipalities.name(r.municipality),
+                 hours=hours_nl(r.wish_hours), categories=_categories(r), category_nl=CATEGORY_NL,
+                 timeline=_timeline(service, r), actions=_actions(service.now().date().isoformat()), **extra)
+
+
+@router.get("/dossiers/{ref}", response_class=HTMLResponse)
+def request_page(ref: str, request: Request, service: Service, caller: Caller) -> HTMLResponse:
+    return _request_page(request, service, caller, ref)
+
+
+@router.post("/dossiers/{ref}/{command}")
+async def follow_up(ref: str, command: str, request: Request, service: Service, caller: Caller) -> Response:
+    form = {k: v for k, v in (await request.form()).items() if k != "csrf_token" and isinstance(v, str) and v.strip()}
+    if command not in {a[0] for a in ACTIONS}:
+        return _page(request, "base.html", 404, errors=[("", "Deze opvolging bestaat niet.")])
+    fields: dict[str, Any] = dict(form)
+    if "days_per_week" in fields:
+        try:
+            fields["days_per_week"] = float(fields["days_per_week"].replace(",", "."))
+        except ValueError:
+            pass  # the command model names the field
+    if "consent" in fields:
+        fields["consent"] = fields["consent"] == "true"
+    from starlette.concurrency import run_in_threadpool
+
+    def run() -> Response:
+        try:
+            r = service.get_request(ref)
+            payload = c.parse_payload(command, fields)
+            _run(service, caller, command, r.reference, payload)
+        except c.ShapeError as error:
+            return _request_page(request, service, caller, ref, 422, errors=error.problems)
+        except DomainError as error:
+            return _request_page(request, service, caller, ref, 409, errors=[(error.field or "", error.message)])
+        return RedirectResponse(f"/dossiers/{r.reference}", status_code=303)
+
+    return await run_in_threadpool(run)
+
+
+# -------------------------------------------------------------- public figures
+
+
+def _bars(years: list[dict[str, Any]]) -> dict[str, Any]:
+    """An inline SVG bar chart (readable without JavaScript): requests and unanswered per year."""
+    width, height, top = 640, 240, 20
+    values = [(y["year"], y["total"]["all"]["requests"], y["total"]["all"]["unanswered"]) for y in years]
+    numbers = [v for _, a, b in values for v in (a, b) if isinstance(v, int)]
+    biggest = max(numbers or [1]) or 1
+    slot = width / max(1, len(values))
+    bars, ticks = [], []
+    for i, (year, requests, unanswered) in enumerate(values):
+        for j, (value, fill, label) in enumerate(((requests, "#0b5c8a", "opvangvragen"),
+                                                  (unanswered, "#c0392b", "onbeantwoord"))):
+            n = value if isinstance(value, int) else 4
+            h = (height - top - 24) * n / biggest
+            x = i * slot + slot * 0.15 + j * slot * 0.35
+            bars.append({"x": round(x, 1), "y": round(height - 24 - h, 1), "w": round(slot * 0.3, 1), "h": round(h, 1),
+                         "fill": fill, "value": value, "label": f"{year}: {value} {label}"})
+        ticks.append({"x": round(i * slot + slot / 2, 1), "text": str(year)})
+    return {"width": width, "height": height, "bars": bars, "ticks": ticks}
+
+
+@router.get("/cijfers", response_class=HTMLResponse)
+def figures(request: Request, service: Service) -> HTMLResponse:
+    published = PhotoBook(service).published()
+    years = []
+    for y in reversed(published):
+        rows = [{"name": "Totaal", "counts": _counts(y["total"]["all"])}]
+        rows += [{"name": m["name"], "counts": _counts(m["all"])} for m in y["municipalities"].values()]
+        moment = dt.datetime.fromisoformat(y["as_of"]).strftime("%d/%m/%Y %H:%M")
+        years.append({"year": y["year"], "moment": moment, "rows": rows})
+    return _page(request, "figures.html", years=years, chart=_bars(published))
+
+
+def _counts(figures: dict[str, Any]) -> list[Any]:
+    return [figures[k] for k in ("requests", "unanswered", "no_proposal", "not_accepted", "deviating")]

@@ -1,0 +1,114 @@
+"""The loket's web pages, through TestClient (the browser tests with Playwright are issue 6's next step)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api.app import create_app
+from service.importer import import_history
+from service.photos import PhotoBook
+from service.settings import Settings
+from tests.builders import CHILD_B, PASSWORD, line, register_line, write_history
+
+TODAY_RE = re.compile(r'name="on" type="date" required value="(\d{4}-\d{2}-\d{2})"')
+
+
+@pytest.fixture
+def browser(store_url, tmp_path):
+    app = create_app(Settings(store=store_url))
+    service = app.state.service
+    history = [
+        register_line("W-1", at="2025-01-06T10:00:00+01:00", contact={"name": "Fatima Testouder", "phone": "0470 12 34 56"}),
+        register_line("W-2", at="2025-01-07T10:00:00+01:00", child={"national_number": CHILD_B},
+                      family={"low_income": True, "single_parent": True}, contact={"name": "Jan Anders"}),
+        line("withdraw", "W-1", "2025-02-01T10:00:00+01:00", on="2025-02-01", reason="elders gevonden"),
+        line("reopen", "W-1", "2025-02-02T10:00:00+01:00", on="2025-02-02", reason="toch nog nodig"),
+    ]
+    assert import_history(service, write_history(tmp_path / "h.jsonl", history)).ok
+    service.accounts.add("wanda", "worker", PASSWORD)
+    with TestClient(app, base_url="https://testserver") as client:
+        yield client
+
+
+def _login(client) -> None:
+    answer = client.post("/aanmelden", data={"username": "wanda", "password": PASSWORD}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/"
+
+
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page).group(1)
+
+
+def test_a_page_without_login_leads_to_the_login_form_and_a_wrong_password_says_so(browser) -> None:
+    first = browser.get("/", follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/aanmelden"
+    wrong = browser.post("/aanmelden", data={"username": "wanda", "password": "niet-het-wachtwoord"})
+    assert wrong.status_code == 401 and 'role="alert"' in wrong.text and "verkeerd wachtwoord" in wrong.text
+    assert 'lang="nl-BE"' in wrong.text and '<label for="username">' in wrong.text
+
+
+def test_the_dashboard_lists_open_requests_priority_first_with_filters(browser) -> None:
+    _login(browser)
+    page = browser.get("/").text
+    assert page.index("W-2") < page.index("W-1")  # a vulnerable family first
+    assert "kwetsbaar gezin" in page and "Fatima" not in page  # no names in the list
+    only_w1 = browser.get("/", params={"dossier": "W-1"}).text
+    assert "W-1" in only_w1 and "/dossiers/W-2" not in only_w1
+    vulnerable = browser.get("/", params={"categorie": "vulnerable_family"}).text
+    assert "/dossiers/W-2" in vulnerable and "/dossiers/W-1" not in vulnerable
+
+
+def test_searching_by_name_is_a_post_and_is_in_the_access_log(browser) -> None:
+    _login(browser)
+    token = _csrf(browser.get("/").text)
+    found = browser.post("/zoeken", data={"naam": "fatima", "csrf_token": token})
+    assert found.status_code == 200 and "/dossiers/W-1" in found.text and "/dossiers/W-2" not in found.text
+    assert "fatima" not in str(found.url).lower()
+    entries = browser.app.state.service.access_log.entries(request="W-1")
+    assert [(e.user, e.purpose) for e in entries] == [("wanda", "web:zoeken op naam")]
+    assert browser.post("/zoeken", data={"naam": "fatima"}).status_code == 403  # no CSRF token, no search
+
+
+def test_the_request_page_shows_the_family_the_reasons_and_the_timeline_and_records_the_read(browser) -> None:
+    _login(browser)
+    page = browser.get("/dossiers/W-1").text
+    assert "Fatima Testouder" in page and "0470 12 34 56" in page
+    assert "dringend: ja" not in page.lower() and "gewenste start" in page.lower()
+    assert page.count("<li><time") == 3 and "heropend" in page and "door anna" in page
+    assert re.search(r"06/01/2025", page)  # dates as Belgians write them
+    assert "style=" not in page  # the content security policy allows no inline styles
+    assert browser.app.state.service.access_log.entries(request="W-1")[-1].purpose == "web:dossier"
+
+
+def test_a_follow_up_form_records_the_event_and_a_wrong_field_is_named(browser) -> None:
+    _login(browser)
+    page = browser.get("/dossiers/W-1").text
+    token, today = _csrf(page), TODAY_RE.search(page).group(1)
+    without = browser.post("/dossiers/W-1/propose", data={"proposal": "P1", "location": "Het Nest", "start": "2025-09-01",
+                                                          "days_per_week": "4", "on": today})
+    assert without.status_code == 403  # no CSRF token
+    made = browser.post("/dossiers/W-1/propose", data={"proposal": "P1", "location": "Het Nest", "start": "2025-09-01",
+                                                       "days_per_week": "4", "on": today, "csrf_token": token},
+                        follow_redirects=False)
+    assert made.status_code == 303 and made.headers["location"] == "/dossiers/W-1"
+    service = browser.app.state.service
+    assert type(service.history("W-1")[-1]).__name__ == "ProposalMade" and service.history("W-1")[-1].by == "wanda"
+    wrong = browser.post("/dossiers/W-1/accept", data={"proposal": "P1", "on": "gisteren", "csrf_token": token})
+    assert wrong.status_code == 422 and 'role="alert"' in wrong.text and "<strong>on</strong>" in wrong.text
+    refused = browser.post("/dossiers/W-1/accept", data={"proposal": "P9", "on": today, "csrf_token": token})
+    assert refused.status_code == 409 and "P9" in refused.text
+
+
+def test_the_public_figures_page_needs_no_login_and_shows_no_person(browser) -> None:
+    service = browser.app.state.service
+    import datetime as dt
+
+    PhotoBook(service).take(2025, dt.datetime(2026, 2, 25, 12, tzinfo=dt.timezone(dt.timedelta(hours=1))), "anna")
+    page = browser.get("/cijfers")
+    assert page.status_code == 200 and "<svg" in page.text and "&lt;5" in page.text
+    assert "25/02/2026 12:00" in page.text and "Leuven" in page.text
+    assert not any(x in page.text for x in ("Fatima", "Jan Anders", "W-1", "0470"))
+    assert page.headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
