@@ -112,3 +112,31 @@ def test_the_public_figures_page_needs_no_login_and_shows_no_person(browser) -> 
     assert "25/02/2026 12:00" in page.text and "Leuven" in page.text
     assert not any(x in page.text for x in ("Fatima", "Jan Anders", "W-1", "0470"))
     assert page.headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+
+def test_the_intake_form_checks_shows_the_categories_and_registers(browser) -> None:
+    _login(browser)
+    page = browser.get("/intake").text
+    token = _csrf(page)
+    today = re.search(r'id="request_date" name="request_date" type="date" required value="([0-9-]+)"', page).group(1)
+    from service.natnum_gen import make_number
+
+    number = make_number(__import__("datetime").date(2024, 12, 9), 777)
+    answers = {"csrf_token": token, "request_date": today, "desired_start": today, "days_per_week": "3,5",
+               "hours": ["early"], "municipality": "24062", "national_number": f"{number[:2]}.{number[2:4]}.{number[4:6]}-{number[6:9]}.{number[9:]}",
+               "family_low_income": "true", "family_single_parent": "true", "consent": "true",
+               "contact_name": "Nieuwe Ouder", "contact_phone": "0470 99 99 99"}
+    checked = browser.post("/intake", data={**answers, "doen": "controleren"})
+    assert checked.status_code == 200 and "Zo telt deze vraag mee" in checked.text
+    assert re.search(r"dringend: <strong>ja</strong>", checked.text)  # it starts within a month
+    assert re.search(r"kwetsbaar gezin: <strong>ja</strong>", checked.text)
+    assert browser.app.state.service.open_requests()[0].reference != "nieuw"  # nothing recorded by a check
+    wrong = browser.post("/intake", data={**answers, "national_number": number[:-1] + str((int(number[-1]) + 1) % 10),
+                                          "doen": "registreren"})
+    assert wrong.status_code == 422 and "child.national_number" in wrong.text
+    made = browser.post("/intake", data={**answers, "doen": "registreren"}, follow_redirects=False)
+    assert made.status_code == 303, made.text
+    reference = made.headers["location"].rsplit("/", 1)[1]
+    assert "Nieuwe Ouder" in browser.get(f"/dossiers/{reference}").text
+    twice = browser.post("/intake", data={**answers, "doen": "registreren"})
+    assert twice.status_code == 409 and f'href="/dossiers/{reference}"' in twice.text

@@ -92,6 +92,8 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/"): LOKET,
     ("POST", "/zoeken"): LOKET,
     ("GET", "/dossiers/{ref}"): LOKET,
+    ("GET", "/intake"): LOKET,
+    ("POST", "/intake"): LOKET,
     ("POST", "/dossiers/{ref}/{command}"): LOKET,
     ("GET", "/cijfers"): EVERYONE,
     # the API's own documentation

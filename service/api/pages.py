@@ -21,8 +21,13 @@ from service import commands as c
 from service import municipalities
 from service.accounts import Login
 from service.aggregates.care_request import STATUS_NL, CareRequest
-from service.aggregates.categories import hours_nl
-from service.aggregates.errors import DomainError
+from service.aggregates.categories import (
+    hours_nl,
+    is_priority_group,
+    is_urgent,
+    is_vulnerable_family,
+)
+from service.aggregates.errors import DomainError, DuplicateChild, InvalidValue
 from service.api import auth
 from service.api.access import COOKIE, Caller, csrf_token, set_session_cookie
 from service.api.requests import Service, _categories, _run
@@ -144,6 +149,86 @@ def search(request: Request, service: Service, caller: Caller, naam: Annotated[s
                  municipalities=[], categories=list(CATEGORY_NL.items()), filters={},
                  message=f"{len(found)} open vraag/vragen met '{naam.strip()}' in de naam." if len(wanted) >= 2
                  else "Geef minstens twee letters van de naam.")
+
+
+# ----------------------------------------------------------------- the intake
+
+FAMILY_NL = (("work_or_training", "Ouders werken of volgen een opleiding"), ("single_parent", "Alleenstaande ouder"),
+             ("low_income", "Laag gezinsinkomen"), ("foster_family", "Pleeggezin"),
+             ("health_or_care", "Gezondheids- of zorgsituatie"), ("low_education", "Laag opleidingsniveau"),
+             ("dutch_speaking", "Een ouder spreekt voldoende Nederlands"))
+
+
+def _intake_page(request: Request, service: Any, status: int = 200, **extra: Any) -> HTMLResponse:
+    area = service.settings.area or sorted(municipalities.flanders_and_brussels())
+    places = sorted(((nis, municipalities.name(nis)) for nis in area if municipalities.name(nis)),
+                    key=lambda item: item[1])
+    return _page(request, "intake.html", status, municipalities=places, family_nl=FAMILY_NL,
+                 hours_nl=[(h, hours_nl([h])) for h in ("early", "late", "weekend", "holiday")],
+                 contact_fields=CONTACT_FIELDS, category_nl=CATEGORY_NL, today=service.now().date().isoformat(),
+                 **{"v": {"hours": []}, **extra})
+
+
+def _register_fields(form: Any) -> dict[str, Any]:
+    """The intake form as the fields of a `register` command (empty answers left out)."""
+    text = {k: v.strip() for k, v in form.items() if isinstance(v, str) and v.strip() and k not in ("csrf_token", "doen")}
+    fields: dict[str, Any] = {k: text[k] for k in ("request_date", "desired_start", "municipality", "care_type", "notes")
+                              if k in text}
+    if "days_per_week" in text:
+        try:
+            fields["days_per_week"] = float(text["days_per_week"].replace(",", "."))
+        except ValueError:
+            fields["days_per_week"] = text["days_per_week"]  # the command model names the field
+    fields["hours"] = [h for h in form.getlist("hours") if isinstance(h, str)]
+    if "national_number" in text:
+        fields["child"] = {"national_number": text["national_number"]}
+    else:
+        fields["child"] = {k: text[k] for k in ("expected_birth", "parent_national_number") if k in text}
+    fields["family"] = {key: text["family_" + key] == "true" for key, _ in FAMILY_NL if "family_" + key in text}
+    fields["special_care"] = text.get("special_care") == "true"
+    fields["consent"] = text.get("consent") == "true"
+    contact = {key: text["contact_" + key] for key, _ in CONTACT_FIELDS if "contact_" + key in text}
+    if contact:
+        fields["contact"] = contact
+    return fields
+
+
+@router.get("/intake", response_class=HTMLResponse)
+def intake_page(request: Request, service: Service) -> HTMLResponse:
+    return _intake_page(request, service)
+
+
+@router.post("/intake", response_class=HTMLResponse)
+async def intake(request: Request, service: Service, caller: Caller) -> Response:
+    form = await request.form()
+    values = {**{k: v for k, v in form.items() if isinstance(v, str)}, "hours": form.getlist("hours")}
+    fields = _register_fields(form)
+    from starlette.concurrency import run_in_threadpool
+
+    def run() -> Response:
+        try:
+            payload = c.parse_payload("register", fields)
+        except c.ShapeError as error:
+            return _intake_page(request, service, 422, v=values, errors=error.problems)
+        if form.get("doen") != "registreren":  # check only: show what the answers mean, record nothing
+            brussels = municipalities.is_brussels(payload.municipality)
+            preview = {"urgent": is_urgent(payload.request_date, payload.desired_start),
+                       "extended_hours": bool(payload.hours),
+                       "priority_group": is_priority_group(payload.family.given(), brussels),
+                       "vulnerable_family": is_vulnerable_family(payload.family.given()),
+                       "special_care": payload.special_care}
+            return _intake_page(request, service, v=values, preview=preview)
+        try:
+            outcome = _run(service, caller, "register", "", payload)
+        except DuplicateChild as error:
+            return _intake_page(request, service, 409, v=values, existing=error.existing_reference,
+                                errors=[("child", error.message)])
+        except DomainError as error:
+            return _intake_page(request, service, 409 if not isinstance(error, InvalidValue) else 422, v=values,
+                                errors=[(error.field or "", error.message)])
+        return RedirectResponse(f"/dossiers/{outcome.reference}", status_code=303)
+
+    return await run_in_threadpool(run)
 
 
 # --------------------------------------------------------------- request page
