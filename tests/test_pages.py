@@ -140,3 +140,21 @@ def test_the_intake_form_checks_shows_the_categories_and_registers(browser) -> N
     assert "Nieuwe Ouder" in browser.get(f"/dossiers/{reference}").text
     twice = browser.post("/intake", data={**answers, "doen": "registreren"})
     assert twice.status_code == 409 and f'href="/dossiers/{reference}"' in twice.text
+
+
+def test_the_photo_page_shows_takes_downloads_and_verifies(browser) -> None:
+    _login(browser)
+    page = browser.get("/foto", params={"jaar": "2025", "moment": "2026-02-25T12:00"})
+    assert page.status_code == 200 and "25/02/2026 12:00" in page.text and "Leuven" in page.text
+    assert re.search(r"<th scope=\"row\">Totaal</th><td>2</td>", page.text)
+    xlsx = re.search(r'href="(/api/photos/2025\.xlsx\?as_of=[^"]+)"', page.text).group(1)
+    download = browser.get(xlsx.replace("&amp;", "&"))
+    assert download.status_code == 200 and download.content[:2] == b"PK"  # the browser's cookie is enough
+    token = _csrf(page.text)
+    taken = browser.post("/foto/2025/nemen", data={"moment": "2026-02-25T12:00", "csrf_token": token},
+                         follow_redirects=False)
+    assert taken.status_code == 303
+    checked = browser.get("/foto", params={"jaar": "2025", "controle": "1"}).text
+    assert "genomen door wanda" in checked and "herbouwd: <strong>identiek</strong>" in checked
+    early = browser.post("/foto/2025/nemen", data={"moment": "2025-06-01T12:00", "csrf_token": token})
+    assert early.status_code == 422 and "na het einde van dat jaar" in early.text

@@ -93,6 +93,8 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/zoeken"): LOKET,
     ("GET", "/dossiers/{ref}"): LOKET,
     ("GET", "/intake"): LOKET,
+    ("GET", "/foto"): LOKET,
+    ("POST", "/foto/{year}/nemen"): LOKET,
     ("POST", "/intake"): LOKET,
     ("POST", "/dossiers/{ref}/{command}"): LOKET,
     ("GET", "/cijfers"): EVERYONE,

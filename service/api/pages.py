@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -32,6 +34,7 @@ from service.api import auth
 from service.api.access import COOKIE, Caller, csrf_token, set_session_cookie
 from service.api.requests import Service, _categories, _run
 from service.photos import PhotoBook
+from service.projections.photo import default_moment
 
 ROOT = Path(__file__).resolve().parents[1]
 templates = Jinja2Templates(directory=ROOT / "templates")
@@ -314,6 +317,49 @@ async def follow_up(ref: str, command: str, request: Request, service: Service, 
         return RedirectResponse(f"/dossiers/{r.reference}", status_code=303)
 
     return await run_in_threadpool(run)
+
+
+# ------------------------------------------------------------------ the photo
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+def _local_moment(text: str) -> dt.datetime | None:
+    """A datetime-local field (Brussels time) as a moment, or None when empty or unreadable."""
+    try:
+        return dt.datetime.fromisoformat(text).replace(tzinfo=BRUSSELS) if text.strip() else None
+    except ValueError:
+        return None
+
+
+@router.get("/foto", response_class=HTMLResponse)
+def photo_page(request: Request, service: Service, jaar: str = "", moment: str = "", controle: str = "") -> HTMLResponse:
+    now = service.now()
+    year = int(jaar) if jaar.isdigit() and 2000 <= int(jaar) <= 2100 else now.year - (1 if now.month > 2 else 2)
+    as_of = _local_moment(moment) or default_moment(year)
+    photo = service.photo(year, as_of)
+    rows = [{"name": "Totaal", "counts": _counts(photo["total"]["all"])}]
+    rows += [{"name": municipalities.name(nis, year), "counts": _counts(f["all"])}
+             for nis, f in sorted(photo["municipalities"].items())]
+    book = PhotoBook(service)
+    checked = {r.stored["id"]: r.identical for r in book.verify(year)} if controle and book.stored(year) else {}
+    stored = [{"id": str(e.originator_id), "taken_by": e.taken_by, "identical": checked.get(str(e.originator_id)),
+               "moment": dt.datetime.fromisoformat(e.as_of).astimezone(BRUSSELS).strftime("%d/%m/%Y %H:%M")}
+              for e in book.stored(year)]
+    local = as_of.astimezone(BRUSSELS)
+    return _page(request, "photo.html", year=year, photo=photo, rows=rows, stored=stored,
+                 moment_text=local.strftime("%d/%m/%Y %H:%M"), moment_value=local.strftime("%Y-%m-%dT%H:%M"),
+                 as_of_param=quote(local.isoformat()))
+
+
+@router.post("/foto/{year}/nemen")
+def take_photo(year: int, request: Request, service: Service, caller: Caller,
+               moment: Annotated[str, Form(max_length=40)] = "") -> Response:
+    try:
+        PhotoBook(service).take(year, _local_moment(moment), caller.name)
+    except DomainError as error:
+        return _page(request, "base.html", 422, errors=[(error.field or "", error.message)])
+    return RedirectResponse(f"/foto?jaar={year}", status_code=303)
 
 
 # -------------------------------------------------------------- public figures
