@@ -22,6 +22,7 @@ DEMO_STORE  := sqlite:///$(CURDIR)/$(DEMO_DB)
 
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
+.PRECIOUS: $(CHROMIUM)
 .PHONY: help venv $(VENV) run test demo bench clean
 
 help:
@@ -41,8 +42,16 @@ run: $(STAMP)
 	$(BIN)/loket serve $(SERVE_ARGS)
 
 # --- test ----------------------------------------------------------------------
-test: $(STAMP)
+# The browser tests drive Debian's Chromium; it is installed when missing (as root, or with sudo).
+CHROMIUM    := /usr/bin/chromium
+SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+test: $(STAMP) $(CHROMIUM)
 	bash scripts/with-postgres $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+$(CHROMIUM):
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium \
+	  || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
 
 # --- demo ----------------------------------------------------------------------
 # The reference data is generated once; the demo store (var/demo.sqlite plus its

@@ -50,11 +50,17 @@ def date(value: dt.date | None) -> str:
     return value.strftime("%d/%m/%Y") if value else ""
 
 
+def days(value: float) -> str:
+    """Days a week as Belgians write them: 4, 2,5."""
+    return f"{value:g}".replace(".", ",")
+
+
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     login: Login = getattr(request.state, "login", None)
     service = request.app.state.service
     csrf = csrf_token(service.secrets.session_keys[0], login.session) if login and login.session else ""
-    return templates.TemplateResponse(request, name, {"login": login, "csrf": csrf, "date": date, **context},
+    return templates.TemplateResponse(request, name, {"login": login, "csrf": csrf, "date": date, "days": days,
+                                                      **context},
                                       status_code=status)
 
 
@@ -110,7 +116,7 @@ def _flags(r: CareRequest) -> list[str]:
 def _row(r: CareRequest) -> dict[str, Any]:
     return {"reference": r.reference, "municipality_name": municipalities.name(r.municipality),
             "request_date": date(r.request_date), "desired_start": date(r.wish_start),
-            "days": f"{r.wish_days:g}".replace(".", ","), "flags": _flags(r)}
+            "days": days(r.wish_days), "flags": _flags(r)}
 
 
 @router.get("/", response_class=HTMLResponse)
