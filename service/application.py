@@ -42,6 +42,8 @@ from service.aggregates.errors import (
 )
 from service.aggregates.import_ledger import RefusedLine
 from service.aggregates.location import Location, location_id
+from service.aggregates.online_application import PENDING as ONLINE_PENDING
+from service.aggregates.online_application import OnlineApplication
 from service.aggregates.reference_counter import ReferenceCounter, counter_id
 from service.aggregates.stored_photo import StoredPhoto
 from service.current import CurrentView
@@ -78,6 +80,7 @@ REQUEST_TOPICS = tuple(get_topic(cls) for cls in _event_classes(CareRequest))
 RECORDED_TOPICS = REQUEST_TOPICS + tuple(get_topic(cls) for cls in _event_classes(Location))
 LEDGER_TOPICS = RECORDED_TOPICS + (get_topic(RefusedLine.Refused),)
 TIMED_TOPICS = RECORDED_TOPICS + (get_topic(StoredPhoto.Taken),)  # events that move history's clock on
+ONLINE_TOPICS = tuple(get_topic(cls) for cls in _event_classes(OnlineApplication))
 CLOCK_TOLERANCE = dt.timedelta(minutes=5)
 PLACEMENT_YEARS = 3  # a child leaves childcare for school at about 2.5 to 3: older placements have ended
 RETRIES = 8  # a conflict (another process saved the same dossier, child or number first) is retried on fresh state
@@ -702,6 +705,69 @@ class LoketService:
         if not isinstance(payload, c.Register) or payload.origin is None:
             raise InvalidValue("Dit bestand is geen overdracht: verwacht één register-regel met 'origin'.", field="type")
         return self.execute(command, stamp=True)
+
+    # -- online requests from parents
+
+    def submit_online(self, fields: dict[str, Any]) -> uuid.UUID:
+        """A parent's request, checked for its shape and its national numbers, kept sealed until a worker
+        confirms it. Nothing counts yet."""
+        payload = c.parse_payload("register", fields)
+        self.check_municipality(payload.municipality)
+        self._child_key(payload.child)  # a wrong national number is refused now, naming the field
+        key_id = self.vault.new_key()
+        sealed = self.vault.seal(key_id, payload.model_dump(mode="json", exclude_none=True))
+        application = OnlineApplication.submit(key_id=key_id, sealed=sealed, recorded_at=self.now().isoformat(),
+                                               by="ouder (online)")
+        with self._write_lock:
+            self.vault.flush()
+            self.events.save(application)
+            self._chain()
+        return application.id
+
+    def online_applications(self) -> list[tuple[OnlineApplication, dict[str, Any] | None]]:
+        """The applications still to check, oldest first, with their (opened) answers."""
+        states: dict[uuid.UUID, OnlineApplication] = {}
+        for _, event in self.recorded_events(topics=ONLINE_TOPICS):
+            states[event.originator_id] = event.mutate(states.get(event.originator_id))
+        pending = [a for a in states.values() if a.state == ONLINE_PENDING]
+        return [(a, self.vault.open(a.key_id, a.sealed)) for a in pending]
+
+    def confirm_online(self, application_id: uuid.UUID, by: str) -> Outcome:
+        """Register the request now (a duplicate child is refused here) and close the application."""
+        with self._write_lock:
+            for attempt in range(1, RETRIES + 1):
+                uow = UnitOfWork(self.events)
+                application = uow.get(application_id)
+                if not isinstance(application, OnlineApplication):
+                    raise UnknownRequest("Deze online aanvraag bestaat niet.", field="id")
+                application.check_pending()
+                fields = self.vault.open(application.key_id, application.sealed) or {}
+                command = c.Command(type="register", target="", payload=c.parse_payload("register", fields),
+                                    recorded_at=self.now(), by=by)
+                outcome = self._handle(command, uow)
+                application.confirm(reference=outcome.reference, recorded_at=command.recorded_at.isoformat(), by=by)
+                try:
+                    recordings = self._save(uow)
+                except IntegrityError:
+                    if attempt == RETRIES:
+                        raise RuleViolation("Een andere gebruiker wijzigde dit op hetzelfde moment; probeer opnieuw.") from None
+                    continue
+                self._advance(command.recorded_at)
+                self.vault.erase(application.key_id)  # the request holds its own sealed copy now
+                outcome.position = max((r.notification.id for r in recordings), default=None)
+                return outcome
+        raise AssertionError("unreachable")
+
+    def reject_online(self, application_id: uuid.UUID, reason: str, by: str) -> None:
+        with self._write_lock:
+            uow = UnitOfWork(self.events)
+            application = uow.get(application_id)
+            if not isinstance(application, OnlineApplication):
+                raise UnknownRequest("Deze online aanvraag bestaat niet.", field="id")
+            key_id = application.key_id
+            application.reject(reason=reason, destroy_key=lambda: self.vault.erase(key_id),
+                               recorded_at=self.now().isoformat(), by=by)
+            self._save(uow)
 
     def location(self, reference: str) -> Location | None:
         try:

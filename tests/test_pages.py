@@ -158,3 +158,46 @@ def test_the_photo_page_shows_takes_downloads_and_verifies(browser) -> None:
     assert "genomen door wanda" in checked and "herbouwd: <strong>identiek</strong>" in checked
     early = browser.post("/foto/2025/nemen", data={"moment": "2025-06-01T12:00", "csrf_token": token})
     assert early.status_code == 422 and "na het einde van dat jaar" in early.text
+
+
+def _parent_answers(number: str, name: str) -> dict:
+    return {"desired_start": "2026-09-01", "days_per_week": "4", "municipality": "24062", "national_number": number,
+            "family_work_or_training": "true", "consent": "true", "contact_name": name, "contact_phone": "0499 55 66 77",
+            "doen": "registreren"}
+
+
+def test_a_parent_requests_online_and_it_counts_only_once_a_worker_confirms_it(browser) -> None:
+    from service.natnum_gen import make_number
+
+    service = browser.app.state.service
+    number = make_number(__import__("datetime").date(2025, 10, 2), 741)
+    before = len(service.open_requests())
+    form = browser.get("/aanvragen")
+    assert form.status_code == 200 and "Aanvraag versturen" in form.text and "Aanvraagdatum" not in form.text
+    sent = browser.post("/aanvragen", data=_parent_answers(number, "Online Ouder"))
+    assert sent.status_code == 200 and "heeft uw aanvraag ontvangen" in sent.text
+    wrong = browser.post("/aanvragen", data=_parent_answers(number[:-1] + "0" if number[-1] != "0" else number[:-1] + "1",
+                                                            "Fout Nummer"))
+    assert wrong.status_code == 422 and "child.national_number" in wrong.text
+    assert len(service.open_requests()) == before  # nothing counts yet
+    assert all("Online Ouder" not in str(e.__dict__) for _, e in service.recorded_events(topics=None))  # sealed
+    _login(browser)
+    page = browser.get("/online").text
+    assert "Online Ouder" in page
+    application = re.search(r'action="/online/([0-9a-f-]+)/bevestigen"', page).group(1)
+    confirmed = browser.post(f"/online/{application}/bevestigen", data={"csrf_token": _csrf(page)}, follow_redirects=False)
+    assert confirmed.status_code == 303
+    reference = confirmed.headers["location"].rsplit("/", 1)[1]
+    assert "Online Ouder" in browser.get(f"/dossiers/{reference}").text and len(service.open_requests()) == before + 1
+    assert "Online Ouder" not in browser.get("/online").text  # checked: gone from the list
+    # the same child again online: caught at confirmation, then rejected (its data destroyed)
+    browser.cookies.clear()
+    assert browser.post("/aanvragen", data=_parent_answers(number, "Tweede Keer")).status_code == 200
+    _login(browser)
+    page = browser.get("/online").text
+    second = re.search(r'action="/online/([0-9a-f-]+)/bevestigen"', page).group(1)
+    twice = browser.post(f"/online/{second}/bevestigen", data={"csrf_token": _csrf(page)})
+    assert twice.status_code == 409 and f"dossier {reference}" in twice.text
+    rejected = browser.post(f"/online/{second}/afwijzen", data={"csrf_token": _csrf(page), "reden": "dubbel"},
+                            follow_redirects=False)
+    assert rejected.status_code == 303 and service.online_applications() == []

@@ -98,6 +98,11 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/intake"): LOKET,
     ("POST", "/dossiers/{ref}/{command}"): LOKET,
     ("GET", "/cijfers"): EVERYONE,
+    ("GET", "/aanvragen"): EVERYONE,
+    ("POST", "/aanvragen"): EVERYONE,
+    ("GET", "/online"): LOKET,
+    ("POST", "/online/{id}/bevestigen"): LOKET,
+    ("POST", "/online/{id}/afwijzen"): LOKET,
     # the API's own documentation
     ("GET", "/openapi.json"): EVERYONE,
     ("GET", "/docs"): EVERYONE,

@@ -9,6 +9,7 @@ name is a POST.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -238,6 +239,80 @@ async def intake(request: Request, service: Service, caller: Caller) -> Response
         return RedirectResponse(f"/dossiers/{outcome.reference}", status_code=303)
 
     return await run_in_threadpool(run)
+
+
+# ------------------------------------------------------ online requests of parents
+
+
+@router.get("/aanvragen", response_class=HTMLResponse)
+def apply_page(request: Request, service: Service) -> HTMLResponse:
+    return _intake_page(request, service, public=True, action="/aanvragen",
+                        heading="Kinderopvang aanvragen bij het Lokaal Loket")
+
+
+@router.post("/aanvragen", response_class=HTMLResponse)
+async def apply(request: Request, service: Service) -> HTMLResponse:
+    """A parent's request (no login): kept sealed, counted only once a loket worker confirms it."""
+    form = await request.form()
+    values = {**{k: v for k, v in form.items() if isinstance(v, str)}, "hours": form.getlist("hours")}
+    fields = {**_register_fields(form), "request_date": service.now().date().isoformat(), "care_type": "baby_toddler"}
+    throttle = auth._throttle(request)
+    address = f"aanvraag:{request.client.host if request.client else '?'}"
+    extra = {"public": True, "action": "/aanvragen", "heading": "Kinderopvang aanvragen bij het Lokaal Loket"}
+    if throttle.wait_seconds(address):
+        return _intake_page(request, service, 429, v=values, errors=[("", "Te veel aanvragen van dit adres; probeer later opnieuw.")], **extra)
+    from starlette.concurrency import run_in_threadpool
+
+    def run() -> HTMLResponse:
+        try:
+            service.submit_online(fields)
+        except c.ShapeError as error:
+            return _intake_page(request, service, 422, v=values, errors=error.problems, **extra)
+        except DomainError as error:
+            return _intake_page(request, service, 422, v=values, errors=[(error.field or "", error.message)], **extra)
+        throttle.failed(address)  # counts submissions per address
+        return _page(request, "base.html", message="Dank u. Het loket heeft uw aanvraag ontvangen en neemt contact "
+                                                    "met u op. Ze telt mee zodra het loket ze heeft gecontroleerd.")
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/online", response_class=HTMLResponse)
+def online(request: Request, service: Service, caller: Caller) -> HTMLResponse:
+    items = []
+    for application, answers in service.online_applications():
+        answers = answers or {}
+        contact = answers.get("contact") or {}
+        items.append({"id": application.id, "name": contact.get("name"), "phone": contact.get("phone"),
+                      "when": dt.datetime.fromisoformat(application.submitted_at).strftime("%d/%m/%Y %H:%M"),
+                      "municipality": municipalities.name(answers.get("municipality", "")),
+                      "start": date(dt.date.fromisoformat(answers["desired_start"])) if answers.get("desired_start") else "",
+                      "days": days(answers.get("days_per_week", 0))})
+    service.access_log.record(caller.name, caller.role, log.READ, None, f"web:online aanvragen ({len(items)})")
+    return _page(request, "online.html", items=items)
+
+
+@router.post("/online/{id}/bevestigen")
+def confirm_online(id: uuid.UUID, request: Request, service: Service, caller: Caller) -> Response:
+    try:
+        outcome = service.confirm_online(id, caller.name)
+    except DuplicateChild as error:
+        return _page(request, "base.html", 409, errors=[("child", error.message)],
+                     message=f"Dit kind heeft al dossier {error.existing_reference}: wijs de online aanvraag af.")
+    except DomainError as error:
+        return _page(request, "base.html", 409, errors=[(error.field or "", error.message)])
+    service.access_log.record(caller.name, caller.role, log.CHANGE, outcome.reference, "web:online aanvraag bevestigd")
+    return RedirectResponse(f"/dossiers/{outcome.reference}", status_code=303)
+
+
+@router.post("/online/{id}/afwijzen")
+def reject_online(id: uuid.UUID, request: Request, service: Service, caller: Caller,
+                  reden: Annotated[str, Form(min_length=1, max_length=200)]) -> Response:
+    try:
+        service.reject_online(id, reden, caller.name)
+    except DomainError as error:
+        return _page(request, "base.html", 409, errors=[(error.field or "", error.message)])
+    return RedirectResponse("/online", status_code=303)
 
 
 # --------------------------------------------------------------- request page
