@@ -201,3 +201,36 @@ def test_a_parent_requests_online_and_it_counts_only_once_a_worker_confirms_it(b
     rejected = browser.post(f"/online/{second}/afwijzen", data={"csrf_token": _csrf(page), "reden": "dubbel"},
                             follow_redirects=False)
     assert rejected.status_code == 303 and service.online_applications() == []
+
+
+def test_locations_pages_report_free_places_close_and_work_the_crisis_list(browser) -> None:
+    service = browser.app.state.service
+    from service import commands as c
+
+    service.execute(c.Command(type="register_location", target="L-1", payload=c.RegisterLocation(
+        name="Het Nest", organizer="vzw Nest", municipality="24062", capacity=14, hours=[]),
+        recorded_at=service.now(), by="anna"), stamp=True)
+    today = service.now().date()
+    for ref, proposal in (("W-1", "P1"),):
+        service.execute(c.Command(type="propose", target=ref, payload=c.Propose(
+            proposal=proposal, location="L-1", start=today, days_per_week=4, on=today), recorded_at=service.now(),
+            by="anna"), stamp=True)
+        service.execute(c.Command(type="accept", target=ref, payload=c.Accept(proposal=proposal, on=today),
+                                  recorded_at=service.now(), by="anna"), stamp=True)
+    _login(browser)
+    listing = browser.get("/locaties").text
+    assert "Het Nest" in listing and 'href="/locaties/L-1"' in listing
+    page = browser.get("/locaties/L-1").text
+    token = _csrf(page)
+    reported = browser.post("/locaties/L-1/report_free_places", data={"from": today.isoformat(), "places": "2",
+                                                                      "days_per_week": "5", "csrf_token": token})
+    assert reported.status_code == 200 and "Vrij: 2 van 2" in reported.text and "/dossiers/W-2" in reported.text
+    too_many = browser.post("/locaties/L-1/report_free_places", data={"from": today.isoformat(), "places": "99",
+                                                                      "days_per_week": "5", "csrf_token": token})
+    assert too_many.status_code == 409 and "14 plaatsen" in too_many.text
+    closed = browser.post("/locaties/L-1/close_location", data={"on": today.isoformat(), "reason": "brand",
+                                                                "csrf_token": token})
+    assert closed.status_code == 200 and "Crisislijst: Het Nest" in closed.text
+    assert "Fatima Testouder" in closed.text and "wacht op een plaats" in closed.text  # to phone
+    reads = [e.purpose for e in service.access_log.entries(request="W-1")]
+    assert "web:crisislijst" in reads

@@ -101,6 +101,10 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/aanvragen"): EVERYONE,
     ("POST", "/aanvragen"): EVERYONE,
     ("GET", "/online"): LOKET,
+    ("GET", "/locaties"): LOKET,
+    ("GET", "/locaties/{ref}"): LOKET,
+    ("POST", "/locaties/{ref}/{command}"): LOKET,
+    ("GET", "/locaties/{ref}/crisis"): LOKET,
     ("POST", "/online/{id}/bevestigen"): LOKET,
     ("POST", "/online/{id}/afwijzen"): LOKET,
     # the API's own documentation

@@ -34,6 +34,8 @@ from service.aggregates.errors import DomainError, DuplicateChild, InvalidValue
 from service.api import auth
 from service.api.access import COOKIE, Caller, csrf_token, set_session_cookie
 from service.api.requests import Service, _categories, _run
+from service.crisis import crisis_list
+from service.matching import for_location, location_json
 from service.photos import PhotoBook
 from service.projections.photo import default_moment
 
@@ -313,6 +315,71 @@ def reject_online(id: uuid.UUID, request: Request, service: Service, caller: Cal
     except DomainError as error:
         return _page(request, "base.html", 409, errors=[(error.field or "", error.message)])
     return RedirectResponse("/online", status_code=303)
+
+
+# ------------------------------------------------------ locations and the crisis
+
+
+@router.get("/locaties", response_class=HTMLResponse)
+def locations_page(request: Request, service: Service) -> HTMLResponse:
+    with service.current.lock():
+        found = sorted(service.current.refresh().locations.values(), key=lambda loc: (loc.closed_on is not None, loc.name))
+        rows = [location_json(loc, loc.places_left) for loc in found]
+    return _page(request, "locations.html", locations=rows)
+
+
+def _location_page(request: Request, service: Any, ref: str, status: int = 200, **extra: Any) -> HTMLResponse:
+    with service.current.lock():
+        view = service.current.refresh()
+        loc = view.locations.get(ref)
+        if loc is None:
+            return _page(request, "base.html", 404, errors=[("location", f"Locatie '{ref}' bestaat niet bij dit loket.")])
+        info = for_location(view, loc, loket=True, today=service.now().date())
+    return _page(request, "location.html", status, l=info, today=service.now().date().isoformat(), **extra)
+
+
+@router.get("/locaties/{ref}", response_class=HTMLResponse)
+def location_page(ref: str, request: Request, service: Service) -> HTMLResponse:
+    return _location_page(request, service, ref)
+
+
+@router.post("/locaties/{ref}/{command}")
+async def location_change(ref: str, command: str, request: Request, service: Service, caller: Caller) -> Response:
+    if command not in ("report_free_places", "close_location", "reopen_location"):
+        return _page(request, "base.html", 404, errors=[("", "Deze opdracht bestaat niet.")])
+    form = {k: v.strip() for k, v in (await request.form()).items()
+            if k != "csrf_token" and isinstance(v, str) and v.strip()}
+    fields: dict[str, Any] = dict(form)
+    for name, kind in (("places", int), ("days_per_week", float)):
+        if name in fields:
+            try:
+                fields[name] = kind(fields[name].replace(",", "."))
+            except ValueError:
+                pass  # the command model names the field
+    from starlette.concurrency import run_in_threadpool
+
+    def run() -> Response:
+        try:
+            _run(service, caller, command, ref, c.parse_payload(command, fields))
+        except c.ShapeError as error:
+            return _location_page(request, service, ref, 422, errors=error.problems)
+        except DomainError as error:
+            return _location_page(request, service, ref, 409, errors=[(error.field or "", error.message)])
+        return RedirectResponse(f"/locaties/{ref}/crisis" if command == "close_location" else f"/locaties/{ref}",
+                                status_code=303)
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/locaties/{ref}/crisis", response_class=HTMLResponse)
+def crisis_page(ref: str, request: Request, service: Service, caller: Caller) -> HTMLResponse:
+    try:
+        crisis = crisis_list(service, ref, contact=True)
+    except DomainError as error:
+        return _page(request, "base.html", 404, errors=[(error.field or "", error.message)])
+    service.access_log.record_many(caller.name, caller.role, log.READ, [a["request"] for a in crisis["affected"]],
+                                   "web:crisislijst")
+    return _page(request, "crisis.html", c=crisis)
 
 
 # --------------------------------------------------------------- request page
