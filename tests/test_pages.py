@@ -234,3 +234,19 @@ def test_locations_pages_report_free_places_close_and_work_the_crisis_list(brows
     assert "Fatima Testouder" in closed.text and "wacht op een plaats" in closed.text  # to phone
     reads = [e.purpose for e in service.access_log.entries(request="W-1")]
     assert "web:crisislijst" in reads
+
+
+def test_every_follow_up_of_the_issue_has_a_form_on_the_request_page(browser) -> None:
+    _login(browser)
+    page = browser.get("/dossiers/W-2").text
+    for command in ("propose", "refuse", "accept", "cancel_placement", "solve_elsewhere", "withdraw", "reopen",
+                    "correct_registration", "change_wish", "update_family"):
+        assert f'action="/dossiers/W-2/{command}"' in page, command
+    token = _csrf(page)
+    wish = browser.post("/dossiers/W-2/change_wish", data={"days_per_week": "2,5", "csrf_token": token})
+    assert wish.status_code == 200 and "2,5 dagen" in wish.text
+    family = browser.post("/dossiers/W-2/update_family", data={"family_low_income": "false", "family_single_parent": "",
+                                                               "csrf_token": token})
+    assert family.status_code == 200 and "kwetsbaar gezin: nee" in family.text.lower()
+    corrected = browser.post("/dossiers/W-2/correct_registration", data={"days_per_week": "3", "csrf_token": token})
+    assert corrected.status_code == 422 and "<strong>reason</strong>" in corrected.text  # a correction names its reason

@@ -393,17 +393,37 @@ ACTIONS = (
     ("withdraw", "Vraag intrekken", (("on", "Datum", "date"), ("reason", "Reden", "text"))),
     ("reopen", "Vraag heropenen", (("on", "Datum", "date"), ("reason", "Reden", "text"))),
     ("change_consent", "Toestemming wijzigen", (("consent", "Toestemming", "select"), ("on", "Datum", "date"))),
+    ("withdraw_proposal", "Voorstel intrekken (door de organisator)", (("proposal", "Voorstel", "text"),
+                                                                         ("on", "Datum", "date"), ("reason", "Reden", "text"))),
+    ("solve_elsewhere", "Opgelost in een andere gemeente", (("municipality", "NIS-code van die gemeente", "text"),
+                                                             ("on", "Datum", "date"))),
+    ("change_wish", "Wens wijzigen (het gezin veranderde van gedachten)", (("desired_start", "Nieuwe gewenste start", "date"),
+                                                                            ("days_per_week", "Dagen per week", "number"))),
+    ("update_family", "Gezinssituatie bijwerken", tuple((f"family_{key}", label, "tristate") for key, label in (
+        ("work_or_training", "Ouders werken of volgen een opleiding"), ("single_parent", "Alleenstaande ouder"),
+        ("low_income", "Laag gezinsinkomen"), ("foster_family", "Pleeggezin"),
+        ("health_or_care", "Gezondheids- of zorgsituatie"), ("low_education", "Laag opleidingsniveau"),
+        ("dutch_speaking", "Een ouder spreekt voldoende Nederlands"))) + (("special_care", "Specifieke zorgbehoefte", "tristate"),)),
+    ("correct_registration", "Registratie verbeteren (met reden)", (("request_date", "Juiste aanvraagdatum", "date"),
+                                                                     ("desired_start", "Juiste gewenste start", "date"),
+                                                                     ("days_per_week", "Juiste dagen per week", "number"),
+                                                                     ("reason", "Reden van de verbetering", "text"))),
 )
-OPTIONAL = {"reason"}
+OPTIONAL = {"reason", "desired_start", "days_per_week", "request_date"}
+REQUIRED_ALWAYS = {("correct_registration", "reason")}
 
 
 def _actions(today: str) -> list[dict[str, Any]]:
     out = []
     for command, label, fields in ACTIONS:
         out.append({"command": command, "label": label, "fields": [
-            {"name": name, "label": text, "type": kind, "required": name not in OPTIONAL,
+            {"name": name, "label": text, "type": kind,
+             "required": kind != "tristate" and (name not in OPTIONAL or (command, name) in REQUIRED_ALWAYS
+                                                 or command not in ("change_wish", "correct_registration")
+                                                 and name != "reason"),
              "value": today if kind == "date" and name == "on" else "",
-             "options": [("true", "ja, gegeven"), ("false", "nee, ingetrokken")] if kind == "select" else None}
+             "options": ([("true", "ja, gegeven"), ("false", "nee, ingetrokken")] if kind == "select" else
+                         [("", "ongewijzigd"), ("true", "ja"), ("false", "nee")] if kind == "tristate" else None)}
             for name, text, kind in fields]})
     return out
 
@@ -451,6 +471,11 @@ async def follow_up(ref: str, command: str, request: Request, service: Service, 
             pass  # the command model names the field
     if "consent" in fields:
         fields["consent"] = fields["consent"] == "true"
+    if "special_care" in fields:
+        fields["special_care"] = fields["special_care"] == "true"
+    family = {k.removeprefix("family_"): fields.pop(k) == "true" for k in list(fields) if k.startswith("family_")}
+    if family or command == "update_family":
+        fields["family"] = family
     from starlette.concurrency import run_in_threadpool
 
     def run() -> Response:
