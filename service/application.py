@@ -355,6 +355,10 @@ class LoketService:
 
     # -- registration and identity
 
+    def check_child(self, child: c.Child) -> None:
+        """Refuse a wrong national or BIS number now, naming the field (nothing is recorded)."""
+        self._child_key(child)
+
     def check_municipality(self, nis: str, field: str = "municipality") -> str:
         """A municipality of the service area, under any of its codes before or after a merger."""
         area = self._area or municipalities.flanders_and_brussels()
@@ -713,7 +717,7 @@ class LoketService:
         confirms it. Nothing counts yet."""
         payload = c.parse_payload("register", fields)
         self.check_municipality(payload.municipality)
-        self._child_key(payload.child)  # a wrong national number is refused now, naming the field
+        self.check_child(payload.child)
         key_id = self.vault.new_key()
         sealed = self.vault.seal(key_id, payload.model_dump(mode="json", exclude_none=True))
         application = OnlineApplication.submit(key_id=key_id, sealed=sealed, recorded_at=self.now().isoformat(),

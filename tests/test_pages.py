@@ -97,7 +97,7 @@ def test_a_follow_up_form_records_the_event_and_a_wrong_field_is_named(browser) 
     service = browser.app.state.service
     assert type(service.history("W-1")[-1]).__name__ == "ProposalMade" and service.history("W-1")[-1].by == "wanda"
     wrong = browser.post("/dossiers/W-1/accept", data={"proposal": "P1", "on": "gisteren", "csrf_token": token})
-    assert wrong.status_code == 422 and 'role="alert"' in wrong.text and "<strong>on</strong>" in wrong.text
+    assert wrong.status_code == 422 and 'role="alert"' in wrong.text and "<strong>Datum</strong>" in wrong.text
     refused = browser.post("/dossiers/W-1/accept", data={"proposal": "P9", "on": today, "csrf_token": token})
     assert refused.status_code == 409 and "P9" in refused.text
 
@@ -133,7 +133,7 @@ def test_the_intake_form_checks_shows_the_categories_and_registers(browser) -> N
     assert browser.app.state.service.open_requests()[0].reference != "nieuw"  # nothing recorded by a check
     wrong = browser.post("/intake", data={**answers, "national_number": number[:-1] + str((int(number[-1]) + 1) % 10),
                                           "doen": "registreren"})
-    assert wrong.status_code == 422 and "child.national_number" in wrong.text
+    assert wrong.status_code == 422 and "<strong>Rijksregisternummer</strong>" in wrong.text
     made = browser.post("/intake", data={**answers, "doen": "registreren"}, follow_redirects=False)
     assert made.status_code == 303, made.text
     reference = made.headers["location"].rsplit("/", 1)[1]
@@ -178,7 +178,7 @@ def test_a_parent_requests_online_and_it_counts_only_once_a_worker_confirms_it(b
     assert sent.status_code == 200 and "heeft uw aanvraag ontvangen" in sent.text
     wrong = browser.post("/aanvragen", data=_parent_answers(number[:-1] + "0" if number[-1] != "0" else number[:-1] + "1",
                                                             "Fout Nummer"))
-    assert wrong.status_code == 422 and "child.national_number" in wrong.text
+    assert wrong.status_code == 422 and "<strong>Rijksregisternummer</strong>" in wrong.text
     assert len(service.open_requests()) == before  # nothing counts yet
     assert all("Online Ouder" not in str(e.__dict__) for _, e in service.recorded_events(topics=None))  # sealed
     _login(browser)
@@ -249,4 +249,14 @@ def test_every_follow_up_of_the_issue_has_a_form_on_the_request_page(browser) ->
                                                                "csrf_token": token})
     assert family.status_code == 200 and "kwetsbaar gezin: nee" in family.text.lower()
     corrected = browser.post("/dossiers/W-2/correct_registration", data={"days_per_week": "3", "csrf_token": token})
-    assert corrected.status_code == 422 and "<strong>reason</strong>" in corrected.text  # a correction names its reason
+    assert corrected.status_code == 422 and "<strong>Reden</strong>" in corrected.text  # a correction names its reason
+
+
+def test_checking_the_intake_already_refuses_a_wrong_national_number_in_dutch_words(browser) -> None:
+    _login(browser)
+    page = browser.get("/intake").text
+    answers = {"csrf_token": _csrf(page), "request_date": "2025-01-06", "desired_start": "2025-09-01",
+               "days_per_week": "4", "municipality": "24062", "national_number": "24120610149", "doen": "controleren"}
+    checked = browser.post("/intake", data=answers)
+    assert checked.status_code == 422 and "<strong>Rijksregisternummer</strong>" in checked.text
+    assert "child.national_number" not in checked.text and "Zo telt deze vraag mee" not in checked.text

@@ -244,7 +244,7 @@ class CareRequest(Aggregate):
         if found.state != PENDING:
             raise RuleViolation(
                 f"{action} kan niet: voorstel '{proposal}' van dossier {self.reference} is al "
-                f"{_PROPOSAL_STATE_NL[found.state]}.",
+                f"{PROPOSAL_STATE_NL[found.state]}.",
                 field="proposal",
             )
         return found
@@ -630,12 +630,12 @@ class CareRequest(Aggregate):
         self.proposals[proposal] = dataclasses.replace(self.proposals[proposal], state=state)
 
 
-_PROPOSAL_STATE_NL = {
+PROPOSAL_STATE_NL = {
     REFUSED: "geweigerd",
     TAKEN_BACK: "ingetrokken door de organisator",
     ACCEPTED: "aanvaard",
     ENDED: "aanvaard en daarna geannuleerd",
-    PENDING: "open",
+    PENDING: "wacht op antwoord",
 }
 
 

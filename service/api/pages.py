@@ -23,7 +23,7 @@ from service import access_log as log
 from service import commands as c
 from service import municipalities
 from service.accounts import Login
-from service.aggregates.care_request import STATUS_NL, CareRequest
+from service.aggregates.care_request import PROPOSAL_STATE_NL, STATUS_NL, CareRequest
 from service.aggregates.categories import (
     hours_nl,
     is_priority_group,
@@ -58,8 +58,29 @@ def days(value: float) -> str:
     return f"{value:g}".replace(".", ",")
 
 
+FIELD_NL = {"child.national_number": "Rijksregisternummer", "child.parent_national_number": "Rijksregisternummer ouder",
+            "child.expected_birth": "Verwachte geboortedatum", "child": "Kind", "request_date": "Aanvraagdatum",
+            "desired_start": "Gewenste startdatum", "days_per_week": "Dagen per week", "municipality": "Gemeente",
+            "hours": "Ruimere openingsmomenten", "reason": "Reden", "proposal": "Voorstel", "location": "Locatie",
+            "start": "Start", "on": "Datum", "consent": "Toestemming", "places": "Aantal plaatsen", "from": "Vanaf",
+            "contact.email": "E-mail", "contact.phone": "Telefoon", "contact.name": "Naam"}
+
+
+def _dutch(errors: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
+    """Error summary lines with the form's own labels, not the command's field names."""
+    if not errors:
+        return errors
+    out = []
+    for field, text in errors:
+        label = FIELD_NL.get(field, field)
+        out.append((label, text.replace(f"'{field}'", label) if field else text))
+    return out
+
+
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     login: Login = getattr(request.state, "login", None)
+    if "errors" in context:
+        context["errors"] = _dutch(context["errors"])
     service = request.app.state.service
     csrf = csrf_token(service.secrets.session_keys[0], login.session) if login and login.session else ""
     return templates.TemplateResponse(request, name, {"login": login, "csrf": csrf, "date": date, "days": days,
@@ -223,6 +244,11 @@ async def intake(request: Request, service: Service, caller: Caller) -> Response
         except c.ShapeError as error:
             return _intake_page(request, service, 422, v=values, errors=error.problems)
         if form.get("doen") != "registreren":  # check only: show what the answers mean, record nothing
+            try:
+                service.check_child(payload.child)
+                service.check_municipality(payload.municipality)
+            except DomainError as error:
+                return _intake_page(request, service, 422, v=values, errors=[(error.field or "", error.message)])
             brussels = municipalities.is_brussels(payload.municipality)
             preview = {"urgent": is_urgent(payload.request_date, payload.desired_start),
                        "extended_hours": bool(payload.hours),
@@ -450,7 +476,8 @@ def _request_page(request: Request, service: Any, caller: Login, reference: str,
     return _page(request, "request.html", status, r=r, state_nl=state, personal=service.personal_data(r),
                  contact_fields=CONTACT_FIELDS, municipality_name=municipalities.name(r.municipality),
                  hours=hours_nl(r.wish_hours), categories=_categories(r), category_nl=CATEGORY_NL,
-                 timeline=_timeline(service, r), actions=_actions(service.now().date().isoformat()), **extra)
+                 timeline=_timeline(service, r), actions=_actions(service.now().date().isoformat()),
+                 proposals=list(r.proposals.values()), proposal_state=PROPOSAL_STATE_NL, **extra)
 
 
 @router.get("/dossiers/{ref}", response_class=HTMLResponse)
