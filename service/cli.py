@@ -307,7 +307,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"Let op: de dienst luistert op {args.host}. Zet er een TLS-proxy voor (zie docs/security.md); "
               "zonder TLS gaan wachtwoorden en tokens onversleuteld over het netwerk.", file=sys.stderr)
-    print(f"De dienst luistert op http://{args.host}:{args.port} (API-documentatie op /docs).", file=sys.stderr)
+    print(f"De dienst luistert op http://{args.host}:{args.port}: aanmelden op /aanmelden, publieke cijfers op "
+          "/cijfers, API-documentatie op /docs.", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return EXIT_OK
 

@@ -66,6 +66,7 @@ def test_searching_by_name_is_a_post_and_is_in_the_access_log(browser) -> None:
     token = _csrf(browser.get("/").text)
     found = browser.post("/zoeken", data={"naam": "fatima", "csrf_token": token})
     assert found.status_code == 200 and "/dossiers/W-1" in found.text and "/dossiers/W-2" not in found.text
+    assert "<td>Fatima Testouder</td>" in found.text  # the worker sees whom each result is
     assert "fatima" not in str(found.url).lower()
     entries = browser.app.state.service.access_log.entries(request="W-1")
     assert [(e.user, e.purpose) for e in entries] == [("wanda", "web:zoeken op naam")]

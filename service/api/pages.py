@@ -169,16 +169,18 @@ def search(request: Request, service: Service, caller: Caller, naam: Annotated[s
     """Search open requests by a family's name (a POST: a name never goes into a URL)."""
     wanted = naam.strip().lower()
     everything = service.open_requests()
-    found = []
+    found, names = [], {}
     if len(wanted) >= 2:
         for r in everything:
             data = service.personal_data(r)
             name = ((data or {}).get("contact") or {}).get("name", "")
             if wanted in name.lower():
                 found.append(r)
+                names[r.reference] = name
         service.access_log.record_many(caller.name, caller.role, log.READ, [r.reference for r in found],
                                        "web:zoeken op naam")
-    return _page(request, "dashboard.html", rows=[_row(r) for r in found], total=len(everything),
+    rows = [{**_row(r), "name": names[r.reference]} for r in found]
+    return _page(request, "dashboard.html", rows=rows, total=len(everything), with_names=True,
                  municipalities=[], categories=list(CATEGORY_NL.items()), filters={},
                  message=f"{len(found)} open vraag/vragen met '{naam.strip()}' in de naam." if len(wanted) >= 2
                  else "Geef minstens twee letters van de naam.")
