@@ -17,12 +17,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from service.aggregates.categories import (
-    is_priority_group,
-    is_urgent,
-    is_vulnerable_family,
-    wants_extended_hours,
-)
+from service.aggregates.categories import derived_categories, is_urgent, wants_extended_hours
 from service.aggregates.errors import InvalidValue, RuleViolation
 from service.aggregates.recorded import RecordedEvent
 
@@ -200,13 +195,8 @@ class CareRequest(Aggregate):
 
     def categories(self, in_brussels: bool) -> dict[str, bool]:
         """The derived categories: urgent and extended hours on the original request, the family as last recorded."""
-        return {
-            "urgent": self.urgent,
-            "extended_hours": self.extended_hours,
-            "priority_group": is_priority_group(self.family, in_brussels),
-            "vulnerable_family": is_vulnerable_family(self.family),
-            "special_care": self.special_care,
-        }
+        return derived_categories(self.request_date, self.desired_start, self.hours, self.family, self.special_care,
+                                  in_brussels)
 
     @property
     def counts_in_figures(self) -> bool:

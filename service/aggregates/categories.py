@@ -65,3 +65,15 @@ HOURS_NL = {"early": "vroeg (voor 7 u)", "late": "laat (na 18 u)", "weekend": "w
 def hours_nl(hours: Iterable[str]) -> str:
     """Extended hours as a loket worker reads them."""
     return ", ".join(HOURS_NL[h] for h in sorted(hours)) or "geen"
+
+
+def derived_categories(request_date: dt.date, desired_start: dt.date, hours: tuple[str, ...] | list[str],
+                       family: Mapping[str, bool | None], special_care: bool, in_brussels: bool) -> dict[str, bool]:
+    """The categories a request counts in, from its answers: the one place they are put together."""
+    return {
+        "urgent": is_urgent(request_date, desired_start),
+        "extended_hours": wants_extended_hours(hours),
+        "priority_group": is_priority_group(family, in_brussels),
+        "vulnerable_family": is_vulnerable_family(family),
+        "special_care": special_care,
+    }

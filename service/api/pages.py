@@ -24,12 +24,7 @@ from service import commands as c
 from service import municipalities
 from service.accounts import Login
 from service.aggregates.care_request import PROPOSAL_STATE_NL, STATUS_NL, CareRequest
-from service.aggregates.categories import (
-    hours_nl,
-    is_priority_group,
-    is_urgent,
-    is_vulnerable_family,
-)
+from service.aggregates.categories import derived_categories, hours_nl
 from service.aggregates.errors import DomainError, DuplicateChild, InvalidValue
 from service.api import auth
 from service.api.access import COOKIE, Caller, csrf_token, set_session_cookie
@@ -252,11 +247,8 @@ async def intake(request: Request, service: Service, caller: Caller) -> Response
             except DomainError as error:
                 return _intake_page(request, service, 422, v=values, errors=[(error.field or "", error.message)])
             brussels = municipalities.is_brussels(payload.municipality)
-            preview = {"urgent": is_urgent(payload.request_date, payload.desired_start),
-                       "extended_hours": bool(payload.hours),
-                       "priority_group": is_priority_group(payload.family.given(), brussels),
-                       "vulnerable_family": is_vulnerable_family(payload.family.given()),
-                       "special_care": payload.special_care}
+            preview = derived_categories(payload.request_date, payload.desired_start, payload.hours,
+                                         payload.family.given(), payload.special_care, brussels)
             return _intake_page(request, service, v=values, preview=preview)
         try:
             outcome = _run(service, caller, "register", "", payload)
