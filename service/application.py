@@ -795,10 +795,10 @@ class LoketService:
                 codes |= set(municipalities.related(loc.municipality))
         return frozenset(codes)
 
-    def open_requests(self) -> list[CareRequest]:
-        """Every open request as known now, in the order of domain.md."""
+    def open_requests(self, every_care_type: bool = False) -> list[CareRequest]:
+        """Every open request (for babies and toddlers, unless every care type) as known now, in the order of domain.md."""
         with self.current.lock():
-            return sorted(self.current.refresh().open_requests(), key=domain_order)
+            return sorted(self.current.refresh().open_requests(every_care_type), key=domain_order)
 
     def photo(
         self, year: int, as_of: dt.datetime | None = None, upto: int | None = None, rules: RuleSet | None = None

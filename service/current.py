@@ -45,8 +45,8 @@ class CurrentView:
     def places_left(location: Location) -> int:
         return location.places_left
 
-    def open_requests(self) -> list[CareRequest]:
-        return [r for r in self.requests.values() if r.is_open and r.care_type == "baby_toddler"]
+    def open_requests(self, every_care_type: bool = False) -> list[CareRequest]:
+        return [r for r in self.requests.values() if r.is_open and (every_care_type or r.care_type == "baby_toddler")]
 
     def placed_at(self, location: str) -> list[uuid.UUID]:
         """Requests whose placement in force is at this registered location."""

@@ -9,12 +9,14 @@ screenshots.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import socket
 import threading
 import time
 from pathlib import Path
 
+import openpyxl
 import pytest
 import uvicorn
 from playwright.sync_api import expect, sync_playwright
@@ -51,6 +53,8 @@ def site(tmp_path):
                       contact={"name": "Marie Voorbeeld", "phone": "0470 11 22 33"}, consent=False),
         line("propose", "2025-00007", "2025-01-20T10:00:00+01:00", proposal="P1", location="L-1", start="2025-09-01",
              days_per_week=4, on="2025-01-20"),
+        {"at": "2025-12-01T09:00:00+01:00", "by": "anna", "type": "report_free_places", "location": "L-1",
+         "from": "2026-09-01", "places": 2, "days_per_week": 5},
     ]
     assert import_history(service, write_history(tmp_path / "h.jsonl", history)).ok
     PhotoBook(service).take(2025, dt.datetime(2026, 2, 25, 12, tzinfo=dt.timezone(dt.timedelta(hours=1))), "anna")
@@ -112,24 +116,39 @@ def test_a_loket_worker_logs_in_registers_follows_up_and_finds_the_request(site,
         expect(page.get_by_role("heading", name="Dossier 2026-00001")).to_be_visible()
         assert "Nieuwe Ouder" in page.content()
 
-        page.locator("summary", has_text="Voorstel doen").click()
-        page.locator("#propose-proposal").fill("P1")
-        page.locator("#propose-location").fill("L-1")
-        page.locator("#propose-start").fill("2026-09-01")
-        page.locator("#propose-days_per_week").fill("4")
+        # the free places that fit are on the request page; choosing one fills in the proposal
+        page.get_by_role("link", name="Voorstel doen").first.click()
+        expect(page.locator("#propose-location")).to_have_value("L-1")
+        expect(page.locator("#propose-proposal")).to_have_value("V1")
+        expect(page.locator("#propose-start")).to_have_value(max(dt.date(2026, 9, 1), dt.date.today()).isoformat())
         page.locator("form[action$='/propose'] button").click()
         expect(page.get_by_text("voorstel gedaan")).to_be_visible()
         page.screenshot(path=shots / "dossier.png", full_page=True)
+        page.locator("summary", has_text="Voorstel aanvaard").click()
+        page.locator("#accept-proposal").select_option("V1")
+        page.locator("form[action$='/accept'] button").click()
+        expect(page.get_by_role("heading", name="Dossier 2026-00001 geplaatst")).to_be_visible()
 
         page.get_by_role("link", name="Open vragen").click()
-        page.get_by_label("Dossier", exact=True).fill("2026-00001")
+        page.get_by_label("Dossier", exact=True).fill("2025-0000")
         page.get_by_role("button", name="Toon").click()
-        expect(page.get_by_role("link", name="2026-00001")).to_be_visible()
+        expect(page.get_by_role("link", name="2025-00007")).to_be_visible()
+        page.get_by_label("Dossier", exact=True).fill("2026-00001")  # placed, so no longer open: still found
+        page.get_by_role("button", name="Toon").click()
+        expect(page.get_by_role("heading", name="Dossier 2026-00001 geplaatst")).to_be_visible()
 
         page.get_by_role("link", name="Foto", exact=True).click()
         page.get_by_label("Jaar", exact=True).fill("2025")
         page.get_by_role("button", name="Toon").click()
         expect(page.get_by_role("heading", name="De foto van 2025")).to_be_visible()
+        page.get_by_label("Ik neem de foto van 2025 op dit moment en publiceer ze.").check()
+        page.get_by_role("button", name="Foto nemen").click()
+        expect(page.get_by_text("De foto is genomen en bewaard")).to_be_visible()
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Werkboek (.xlsx)").click()
+        assert download.value.suggested_filename.endswith(".xlsx")
+        workbook = openpyxl.load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
+        assert any("2025" in str(cell.value) for ws in workbook for row in ws.iter_rows() for cell in row)
         page.screenshot(path=shots / "foto.png", full_page=True)
         browser.close()
 

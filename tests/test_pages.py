@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -9,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from service.api.app import create_app
 from service.importer import import_history
+from service.natnum_gen import make_number
 from service.photos import PhotoBook
 from service.settings import Settings
 from tests.builders import CHILD_B, PASSWORD, line, register_line, write_history
@@ -59,6 +61,48 @@ def test_the_dashboard_lists_open_requests_priority_first_with_filters(browser) 
     assert "W-1" in only_w1 and "/dossiers/W-2" not in only_w1
     vulnerable = browser.get("/", params={"categorie": "vulnerable_family"}).text
     assert "/dossiers/W-2" in vulnerable and "/dossiers/W-1" not in vulnerable
+
+
+def test_a_deep_link_leads_back_after_login_and_never_to_another_site(browser) -> None:
+    first = browser.get("/dossiers/W-2", follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/aanmelden?volgende=%2Fdossiers%2FW-2"
+    assert 'name="volgende" value="/dossiers/W-2"' in browser.get(first.headers["location"]).text
+    back = browser.post("/aanmelden", data={"username": "wanda", "password": PASSWORD, "volgende": "/dossiers/W-2"},
+                        follow_redirects=False)
+    assert back.status_code == 303 and back.headers["location"] == "/dossiers/W-2"
+    for elsewhere in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "dossiers"):
+        browser.cookies.clear()
+        answer = browser.post("/aanmelden", data={"username": "wanda", "password": PASSWORD, "volgende": elsewhere},
+                              follow_redirects=False)
+        assert answer.headers["location"] == "/", elsewhere
+
+
+def test_the_dashboard_opens_an_exact_dossier_number_pages_and_shows_every_care_type(browser) -> None:
+    from service import commands as c
+
+    service = browser.app.state.service
+    _login(browser)
+    exact = browser.get("/", params={"dossier": " W-2 "}, follow_redirects=False)
+    assert exact.status_code == 303 and exact.headers["location"] == "/dossiers/W-2"
+    part = browser.get("/", params={"dossier": "W-"}).text
+    assert "/dossiers/W-1" in part and "/dossiers/W-2" in part
+    unknown = browser.get("/dossiers/X-404")
+    assert unknown.status_code == 404 and "bestaat niet" in unknown.text and "<!doctype html>" in unknown.text
+    at = service.now()
+    for n in range(3, 106):  # more than a page (100 rows), one of them out-of-school care
+        fields = {"request_date": at.date().isoformat(), "desired_start": "2027-09-01", "days_per_week": 3,
+                  "municipality": "24062", "child": {"national_number": make_number(dt.date(2026, 1, 1), n)},
+                  "hours": [], "family": {}, "special_care": False, "consent": False,
+                  "care_type": "out_of_school" if n == 3 else "baby_toddler"}
+        service.execute(c.Command(type="register", target=f"W-{n}", payload=c.parse_payload("register", fields),
+                                  recorded_at=at, by="wanda"), stamp=True)
+    first = browser.get("/").text
+    assert "Open vragen <span class=\"aantal\">(105)" in first and "Pagina 1 van 2" in first
+    assert first.count('<a href="/dossiers/') == 100
+    second = browser.get("/", params={"pagina": "2"}).text
+    assert second.count('<a href="/dossiers/') == 5 and "Vorige" in second
+    out_of_school = browser.get("/", params={"stand": "buitenschools"}).text
+    assert out_of_school.count('<a href="/dossiers/') == 1 and "buitenschoolse opvang" in out_of_school
 
 
 def test_searching_by_name_is_a_post_and_is_in_the_access_log(browser) -> None:
@@ -147,17 +191,27 @@ def test_the_photo_page_shows_takes_downloads_and_verifies(browser) -> None:
     _login(browser)
     page = browser.get("/foto", params={"jaar": "2025", "moment": "2026-02-25T12:00"})
     assert page.status_code == 200 and "25/02/2026 12:00" in page.text and "Leuven" in page.text
-    assert re.search(r"<th scope=\"row\">Totaal</th><td>2</td>", page.text)
+    assert re.search(r"<th scope=\"row\">Totaal</th><td><a [^>]*>2</a></td>", page.text)
+    # a figure opens the dossiers behind it
+    behind = re.search(r'href="(/foto/2025/dossiers\?gemeente=&amp;cijfer=requests[^"]*)"', page.text).group(1)
+    drilled = browser.get(behind.replace("&amp;", "&"))
+    assert drilled.status_code == 200 and drilled.text.count('href="/dossiers/') == 2
     xlsx = re.search(r'href="(/api/photos/2025\.xlsx\?as_of=[^"]+)"', page.text).group(1)
     download = browser.get(xlsx.replace("&amp;", "&"))
     assert download.status_code == 200 and download.content[:2] == b"PK"  # the browser's cookie is enough
     token = _csrf(page.text)
-    taken = browser.post("/foto/2025/nemen", data={"moment": "2026-02-25T12:00", "csrf_token": token},
-                         follow_redirects=False)
+    unconfirmed = browser.post("/foto/2025/nemen", data={"moment": "2026-02-25T12:00", "csrf_token": token})
+    assert unconfirmed.status_code == 422 and "Bevestiging" in unconfirmed.text
+    assert not PhotoBook(browser.app.state.service).stored(2025)  # nothing taken without the confirmation
+    taken = browser.post("/foto/2025/nemen", data={"moment": "2026-02-25T12:00", "csrf_token": token,
+                                                   "bevestigd": "ja"}, follow_redirects=False)
     assert taken.status_code == 303
+    assert "De foto is genomen" in browser.get(taken.headers["location"]).text
+    then_and_now = browser.get("/foto/2025/herziening", params={"moment": "2026-02-25T12:00"})
+    assert then_and_now.status_code == 200 and "Dossiers die sindsdien anders tellen (0)" in then_and_now.text
     checked = browser.get("/foto", params={"jaar": "2025", "controle": "1"}).text
     assert "genomen door wanda" in checked and "herbouwd: <strong>identiek</strong>" in checked
-    early = browser.post("/foto/2025/nemen", data={"moment": "2025-06-01T12:00", "csrf_token": token})
+    early = browser.post("/foto/2025/nemen", data={"moment": "2025-06-01T12:00", "csrf_token": token, "bevestigd": "ja"})
     assert early.status_code == 422 and "na het einde van dat jaar" in early.text
 
 
@@ -229,21 +283,43 @@ def test_locations_pages_report_free_places_close_and_work_the_crisis_list(brows
     too_many = browser.post("/locaties/L-1/report_free_places", data={"from": today.isoformat(), "places": "99",
                                                                       "days_per_week": "5", "csrf_token": token})
     assert too_many.status_code == 409 and "14 plaatsen" in too_many.text
+    unconfirmed = browser.post("/locaties/L-1/close_location", data={"on": today.isoformat(), "reason": "brand",
+                                                                     "csrf_token": token})
+    assert unconfirmed.status_code == 422 and "Bevestiging" in unconfirmed.text
+    assert service.location("L-1").closed_on is None  # nothing closed without the confirmation
     closed = browser.post("/locaties/L-1/close_location", data={"on": today.isoformat(), "reason": "brand",
-                                                                "csrf_token": token})
+                                                                "bevestigd": "ja", "csrf_token": token})
     assert closed.status_code == 200 and "Crisislijst: Het Nest" in closed.text
     assert "Fatima Testouder" in closed.text and "wacht op een plaats" in closed.text  # to phone
     reads = [e.purpose for e in service.access_log.entries(request="W-1")]
     assert "web:crisislijst" in reads
 
 
-def test_every_follow_up_of_the_issue_has_a_form_on_the_request_page(browser) -> None:
+def _forms(page: str) -> set[str]:
+    return set(re.findall(r'action="/dossiers/W-2/(\w+)"', page))
+
+
+def test_every_follow_up_of_the_issue_has_a_form_on_the_request_page_when_it_fits(browser) -> None:
     _login(browser)
     page = browser.get("/dossiers/W-2").text
-    for command in ("propose", "refuse", "accept", "cancel_placement", "solve_elsewhere", "withdraw", "reopen",
-                    "correct_registration", "change_wish", "update_family"):
-        assert f'action="/dossiers/W-2/{command}"' in page, command
     token = _csrf(page)
+    assert {"propose", "solve_elsewhere", "withdraw", "correct_registration", "change_wish", "update_family",
+            "change_consent"} <= _forms(page)
+    assert not {"accept", "refuse", "cancel_placement", "reopen"} & _forms(page)  # nothing to answer or reopen yet
+    assert 'name="proposal" type="text" required value="V1"' in page  # the next proposal's reference, prefilled
+    today = TODAY_RE.search(page).group(1)
+    proposed = browser.post("/dossiers/W-2/propose", data={"proposal": "V1", "location": "Het Nest", "start": "2025-09-01",
+                                                           "days_per_week": "4", "on": today, "csrf_token": token})
+    assert {"accept", "refuse", "withdraw_proposal"} <= _forms(proposed.text)
+    assert '<option value="V1" >V1: Het Nest, vanaf 01/09/2025</option>' in proposed.text  # chosen, not typed
+    accepted = browser.post("/dossiers/W-2/accept", data={"proposal": "V1", "on": today, "csrf_token": token})
+    assert "cancel_placement" in _forms(accepted.text) and not {"propose", "accept"} & _forms(accepted.text)
+    cancelled = browser.post("/dossiers/W-2/cancel_placement", data={"on": today, "reason": "verhuisd", "csrf_token": token})
+    assert cancelled.status_code == 200, cancelled.text[-1500:]
+    withdrawn = browser.post("/dossiers/W-2/withdraw", data={"on": today, "reason": "elders gevonden", "csrf_token": token})
+    assert withdrawn.status_code == 200, re.search(r"<div class=\"fouten\".*?</div>", withdrawn.text, re.S).group(0)
+    assert _forms(withdrawn.text) >= {"reopen"} and not {"propose", "withdraw", "change_wish"} & _forms(withdrawn.text)
+    browser.post("/dossiers/W-2/reopen", data={"on": today, "reason": "toch nog nodig", "csrf_token": token})
     wish = browser.post("/dossiers/W-2/change_wish", data={"days_per_week": "2,5", "csrf_token": token})
     assert wish.status_code == 200 and "2,5 dagen" in wish.text
     family = browser.post("/dossiers/W-2/update_family", data={"family_low_income": "false", "family_single_parent": "",

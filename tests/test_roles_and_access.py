@@ -111,7 +111,7 @@ def test_every_route_times_every_role_answers_as_its_rule_says(app) -> None:
                 if role in allowed:
                     assert r.status_code not in (401, 403), where
                 elif role == "public" and method == "GET" and not path.startswith("/api/"):
-                    assert r.status_code == 303 and r.headers["location"] == "/aanmelden", where  # a page
+                    assert r.status_code == 303 and r.headers["location"].startswith("/aanmelden"), where  # a page
                 else:
                     assert r.status_code == (401 if role == "public" else 403), where
                     assert r.json()["fout"] in ("niet_aangemeld", "geen_toegang"), where

@@ -13,7 +13,7 @@ import hmac
 import logging
 import time
 from typing import Annotated, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -95,6 +95,8 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/intake"): LOKET,
     ("GET", "/foto"): LOKET,
     ("POST", "/foto/{year}/nemen"): LOKET,
+    ("GET", "/foto/{year}/dossiers"): LOKET,
+    ("GET", "/foto/{year}/herziening"): LOKET,
     ("POST", "/intake"): LOKET,
     ("POST", "/dossiers/{ref}/{command}"): LOKET,
     ("GET", "/cijfers"): EVERYONE,
@@ -217,7 +219,9 @@ def install(app: FastAPI) -> None:
                 return _refusal(403, "geen_toegang", "Deze opdracht heeft geen toegangsregel.")
             if login.role not in allowed:
                 if login.public and method == "GET" and not request.url.path.startswith(("/api/", "/openapi")):
-                    return RedirectResponse("/aanmelden", status_code=303)  # a page: to the login form
+                    wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                    target = "/aanmelden" if wanted == "/" else "/aanmelden?" + urlencode({"volgende": wanted})
+                    return RedirectResponse(target, status_code=303)  # a page: to the login form, then back
                 if login.public:
                     message = "Het token is ongeldig of verlopen; meld opnieuw aan." if stale else "Meld eerst aan."
                     return _refusal(401, "niet_aangemeld", message, {"WWW-Authenticate": "Bearer"})

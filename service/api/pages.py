@@ -29,8 +29,9 @@ from service.aggregates.errors import DomainError, DuplicateChild, InvalidValue
 from service.api import auth
 from service.api.access import COOKIE, Caller, csrf_token, set_session_cookie
 from service.api.requests import Service, _categories, _run
+from service.api.requests import be_date as date
 from service.crisis import crisis_list
-from service.matching import for_location, location_json
+from service.matching import for_location, for_request, location_json
 from service.photos import PhotoBook
 from service.projections.photo import default_moment
 
@@ -41,11 +42,6 @@ router = APIRouter(include_in_schema=False)
 CATEGORY_NL = {"priority_group": "voorrangsgroep", "vulnerable_family": "kwetsbaar gezin", "urgent": "dringend",
                "extended_hours": "ruimere openingsmomenten", "special_care": "specifieke zorgbehoefte"}
 CONTACT_FIELDS = (("name", "Naam"), ("phone", "Telefoon"), ("email", "E-mail"), ("address", "Adres"))
-
-
-def date(value: dt.date | None) -> str:
-    """A date as Belgians write it."""
-    return value.strftime("%d/%m/%Y") if value else ""
 
 
 def days(value: float) -> str:
@@ -92,23 +88,29 @@ def stylesheet() -> Response:
 # ----------------------------------------------------------------- logging in
 
 
+def _local(path: str) -> str:
+    """Where to go after logging in: a path of this site only (never another site)."""
+    ok = path.startswith("/") and not path.startswith(("//", "/\\")) and "\\" not in path and len(path) <= 300
+    return path if ok else "/"
+
+
 @router.get("/aanmelden", response_class=HTMLResponse)
-def login_page(request: Request) -> HTMLResponse:
-    return _page(request, "login.html")
+def login_page(request: Request, volgende: str = "/") -> HTMLResponse:
+    return _page(request, "login.html", next_path=_local(volgende))
 
 
 @router.post("/aanmelden")
 def login(request: Request, service: Service, username: Annotated[str, Form(max_length=64)],
-          password: Annotated[str, Form(max_length=1024)]) -> Response:
+          password: Annotated[str, Form(max_length=1024)], volgende: Annotated[str, Form(max_length=300)] = "/") -> Response:
     try:
         token, who = auth._login(request, service, username, password, browser=True)
     except auth.BadLogin:
-        return _page(request, "login.html", 401, username=username,
+        return _page(request, "login.html", 401, username=username, next_path=_local(volgende),
                      errors=[("", "Onbekende gebruikersnaam of verkeerd wachtwoord.")])
     except auth.TooManyAttempts as wait:
-        return _page(request, "login.html", 429, username=username,
+        return _page(request, "login.html", 429, username=username, next_path=_local(volgende),
                      errors=[("", f"Te veel mislukte pogingen; probeer opnieuw over {max(1, wait.seconds // 60)} minuten.")])
-    answer = RedirectResponse("/", status_code=303)
+    answer = RedirectResponse(_local(volgende), status_code=303)
     set_session_cookie(answer, token, who, service.settings.cookie_secure)
     return answer
 
@@ -133,15 +135,38 @@ def _flags(r: CareRequest) -> list[str]:
 
 
 def _row(r: CareRequest) -> dict[str, Any]:
+    flags = _flags(r)
+    if r.care_type != "baby_toddler":
+        flags.append("buitenschoolse opvang")
+    if any(p.state == "pending" for p in r.proposals.values()):
+        flags.append("voorstel wacht op antwoord")
     return {"reference": r.reference, "municipality_name": municipalities.name(r.municipality),
             "request_date": date(r.request_date), "desired_start": date(r.wish_start),
-            "days": days(r.wish_days), "flags": _flags(r)}
+            "days": days(r.wish_days), "flags": flags}
+
+
+STANDING_NL = {"zonder_voorstel": "nog geen voorstel", "voorstel": "voorstel wacht op antwoord",
+               "crisis": "crisis (locatie gesloten)", "buitenschools": "buitenschoolse opvang"}
+PAGE_SIZE = 100
+
+
+def _standing(r: CareRequest, wanted: str) -> bool:
+    pending = any(p.state == "pending" for p in r.proposals.values())
+    return {"zonder_voorstel": not pending, "voorstel": pending,
+            "crisis": r.crisis is not None and r.crisis.open,
+            "buitenschools": r.care_type != "baby_toddler"}.get(wanted, True)
 
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, service: Service, gemeente: str = "", categorie: str = "", ouder_dan: str = "",
-              dossier: str = "") -> HTMLResponse:
-    everything = service.open_requests()
+              dossier: str = "", stand: str = "", pagina: int = 1) -> Response:
+    wanted = dossier.strip()
+    if wanted:
+        try:  # an exact dossier number opens the dossier, open or closed
+            return RedirectResponse(f"/dossiers/{quote(service.get_request(wanted).reference)}", status_code=303)
+        except DomainError:
+            pass
+    everything = service.open_requests(every_care_type=True)
     found = everything
     if gemeente:
         found = [r for r in found if r.municipality in municipalities.related(gemeente)]
@@ -150,20 +175,29 @@ def dashboard(request: Request, service: Service, gemeente: str = "", categorie:
     if ouder_dan.isdigit():
         limit = dt.date.today() - dt.timedelta(days=30 * int(ouder_dan))
         found = [r for r in found if r.request_date <= limit]
-    if dossier.strip():
-        found = [r for r in found if dossier.strip().lower() in r.reference.lower()]
-    places = sorted({r.municipality for r in everything}, key=municipalities.name)
-    return _page(request, "dashboard.html", rows=[_row(r) for r in found], total=len(everything),
+    if stand in STANDING_NL:
+        found = [r for r in found if _standing(r, stand)]
+    if wanted:
+        found = [r for r in found if wanted.lower() in r.reference.lower()]
+    if stand != "crisis":  # families hit by a closure first: they lost a place they had
+        found = sorted(found, key=lambda r: not (r.crisis is not None and r.crisis.open))
+    pages = max(1, -(-len(found) // PAGE_SIZE))
+    page = min(max(1, pagina), pages)
+    year = service.now().year
+    places = sorted({municipalities.successor(r.municipality, year) for r in everything}, key=municipalities.name)
+    filters = {"gemeente": gemeente, "categorie": categorie, "ouder_dan": ouder_dan, "dossier": dossier, "stand": stand}
+    return _page(request, "dashboard.html", rows=[_row(r) for r in found[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]],
+                 found=len(found), total=len(everything), page=page, pages=pages,
                  municipalities=[(nis, municipalities.name(nis)) for nis in places],
-                 categories=list(CATEGORY_NL.items()),
-                 filters={"gemeente": gemeente, "categorie": categorie, "ouder_dan": ouder_dan, "dossier": dossier})
+                 categories=list(CATEGORY_NL.items()), standings=list(STANDING_NL.items()), filters=filters,
+                 query={k: v for k, v in filters.items() if v})
 
 
 @router.post("/zoeken", response_class=HTMLResponse)
 def search(request: Request, service: Service, caller: Caller, naam: Annotated[str, Form(max_length=100)] = "") -> HTMLResponse:
     """Search open requests by a family's name (a POST: a name never goes into a URL)."""
     wanted = naam.strip().lower()
-    everything = service.open_requests()
+    everything = service.open_requests(every_care_type=True)
     found, names = [], {}
     if len(wanted) >= 2:
         for r in everything:
@@ -175,8 +209,9 @@ def search(request: Request, service: Service, caller: Caller, naam: Annotated[s
         service.access_log.record_many(caller.name, caller.role, log.READ, [r.reference for r in found],
                                        "web:zoeken op naam")
     rows = [{**_row(r), "name": names[r.reference]} for r in found]
-    return _page(request, "dashboard.html", rows=rows, total=len(everything), with_names=True,
-                 municipalities=[], categories=list(CATEGORY_NL.items()), filters={},
+    return _page(request, "dashboard.html", rows=rows, found=len(rows), total=len(everything), with_names=True,
+                 page=1, pages=1, municipalities=[], categories=list(CATEGORY_NL.items()),
+                 standings=list(STANDING_NL.items()), filters={}, query={},
                  message=f"{len(found)} open vraag/vragen met '{naam.strip()}' in de naam." if len(wanted) >= 2
                  else "Geef minstens twee letters van de naam.")
 
@@ -190,10 +225,7 @@ FAMILY_NL = (("work_or_training", "Ouders werken of volgen een opleiding"), ("si
 
 
 def _intake_page(request: Request, service: Any, status: int = 200, **extra: Any) -> HTMLResponse:
-    area = service.settings.area or sorted(municipalities.flanders_and_brussels())
-    places = sorted(((nis, municipalities.name(nis)) for nis in area if municipalities.name(nis)),
-                    key=lambda item: item[1])
-    return _page(request, "intake.html", status, municipalities=places, family_nl=FAMILY_NL,
+    return _page(request, "intake.html", status, municipalities=_current_municipalities(service), family_nl=FAMILY_NL,
                  hours_nl=[(h, hours_nl([h])) for h in ("early", "late", "weekend", "holiday")],
                  contact_fields=CONTACT_FIELDS, category_nl=CATEGORY_NL, today=service.now().date().isoformat(),
                  **{"v": {"hours": []}, **extra})
@@ -354,7 +386,7 @@ def _location_page(request: Request, service: Any, ref: str, status: int = 200, 
         loc = view.locations.get(ref)
         if loc is None:
             return _page(request, "base.html", 404, errors=[("location", f"Locatie '{ref}' bestaat niet bij dit loket.")])
-        info = for_location(view, loc, loket=True, today=service.now().date())
+        info = {**for_location(view, loc, loket=True, today=service.now().date()), "placed": len(view.placed_at(ref))}
     return _page(request, "location.html", status, l=info, today=service.now().date().isoformat(), **extra)
 
 
@@ -369,6 +401,10 @@ async def location_change(ref: str, command: str, request: Request, service: Ser
         return _page(request, "base.html", 404, errors=[("", "Deze opdracht bestaat niet.")])
     form = {k: v.strip() for k, v in (await request.form()).items()
             if k != "csrf_token" and isinstance(v, str) and v.strip()}
+    confirmed = form.pop("bevestigd", "") == "ja"
+    if command == "close_location" and not confirmed:
+        return _location_page(request, service, ref, 422, errors=[("Bevestiging", "Vink aan dat u de locatie sluit: "
+                                                                   "elke lopende plaatsing wordt dan geannuleerd.")])
     fields: dict[str, Any] = dict(form)
     for name, kind in (("places", int), ("days_per_week", float)):
         if name in fields:
@@ -407,7 +443,7 @@ def crisis_page(ref: str, request: Request, service: Service, caller: Caller) ->
 ACTIONS = (
     ("propose", "Voorstel doen", (("proposal", "Voorstel (referentie)", "text"), ("location", "Locatie (referentie of naam)", "text"),
                                   ("start", "Start", "date"), ("days_per_week", "Dagen per week", "number"), ("on", "Datum", "date"))),
-    ("accept", "Voorstel aanvaard", (("proposal", "Voorstel", "text"), ("on", "Datum", "date"))),
+    ("accept", "Voorstel aanvaard", (("proposal", "Voorstel", "text"), ("on", "Datum van aanvaarding", "date"))),
     ("refuse", "Voorstel geweigerd", (("proposal", "Voorstel", "text"), ("on", "Datum", "date"), ("reason", "Reden", "text"))),
     ("cancel_placement", "Plaatsing annuleren", (("on", "Datum", "date"), ("reason", "Reden", "text"))),
     ("withdraw", "Vraag intrekken", (("on", "Datum", "date"), ("reason", "Reden", "text"))),
@@ -415,7 +451,7 @@ ACTIONS = (
     ("change_consent", "Toestemming wijzigen", (("consent", "Toestemming", "select"), ("on", "Datum", "date"))),
     ("withdraw_proposal", "Voorstel intrekken (door de organisator)", (("proposal", "Voorstel", "text"),
                                                                          ("on", "Datum", "date"), ("reason", "Reden", "text"))),
-    ("solve_elsewhere", "Opgelost in een andere gemeente", (("municipality", "NIS-code van die gemeente", "text"),
+    ("solve_elsewhere", "Opgelost in een andere gemeente", (("municipality", "Gemeente waar het gezin opvang vond", "select"),
                                                              ("on", "Datum", "date"))),
     ("change_wish", "Wens wijzigen (het gezin veranderde van gedachten)", (("desired_start", "Nieuwe gewenste start", "date"),
                                                                             ("days_per_week", "Dagen per week", "number"))),
@@ -429,23 +465,65 @@ ACTIONS = (
                                                                      ("days_per_week", "Juiste dagen per week", "number"),
                                                                      ("reason", "Reden van de verbetering", "text"))),
 )
-OPTIONAL = {"reason", "desired_start", "days_per_week", "request_date"}
-REQUIRED_ALWAYS = {("correct_registration", "reason")}
 
 
-def _actions(today: str) -> list[dict[str, Any]]:
+def _required(command: str, name: str) -> bool:
+    """Whether the command itself requires the field (the form says what the rule says)."""
+    field = c.REQUEST_COMMANDS[command].model_fields.get(name)
+    return field is not None and field.is_required() or (command, name) == ("correct_registration", "reason")
+PENDING_CHOICE = {"accept", "refuse", "withdraw_proposal"}
+
+
+def _fitting(command: str, r: CareRequest) -> bool:
+    """Whether a follow-up can apply to the request as it stands (the others are not offered)."""
+    if r.status == "voided":
+        return False
+    open_, placed = r.status == "open", r.placement is not None
+    pending = any(p.state == "pending" for p in r.proposals.values())
+    return {"propose": open_ and not placed, "accept": open_ and not placed and pending,
+            "refuse": open_ and not placed and pending, "withdraw_proposal": open_ and not placed and pending,
+            "cancel_placement": placed, "withdraw": open_, "reopen": not open_,
+            "solve_elsewhere": open_ and not placed, "change_wish": open_ and not placed}.get(command, True)
+
+
+def _next_proposal(r: CareRequest) -> str:
+    n = len(r.proposals) + 1
+    while f"V{n}" in r.proposals:
+        n += 1
+    return f"V{n}"
+
+
+def _actions(r: CareRequest, today: str, prefill: dict[str, str], places: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The follow-up forms that fit the request's state, prefilled with what the worker would type."""
+    pending = [(p.reference, f"{p.reference}: {p.location}, vanaf {date(p.start)}")
+               for p in r.proposals.values() if p.state == "pending"]
+    defaults = {("propose", "proposal"): _next_proposal(r), ("propose", "start"): r.wish_start.isoformat(),
+                ("propose", "days_per_week"): days(r.wish_days).replace(",", "."),
+                **{("propose", k): v for k, v in prefill.items()}}
     out = []
     for command, label, fields in ACTIONS:
-        out.append({"command": command, "label": label, "fields": [
-            {"name": name, "label": text, "type": kind,
-             "required": kind != "tristate" and (name not in OPTIONAL or (command, name) in REQUIRED_ALWAYS
-                                                 or command not in ("change_wish", "correct_registration")
-                                                 and name != "reason"),
-             "value": today if kind == "date" and name == "on" else "",
-             "options": ([("true", "ja, gegeven"), ("false", "nee, ingetrokken")] if kind == "select" else
+        if not _fitting(command, r):
+            continue
+        out.append({"command": command, "label": label, "open": command == "propose" and bool(prefill), "fields": [
+            {"name": name, "label": text, "type": "select" if command in PENDING_CHOICE and name == "proposal" else kind,
+             "required": kind != "tristate" and _required(command, name),
+             "value": today if kind == "date" and name == "on" else defaults.get((command, name), ""),
+             "list": "locaties" if (command, name) == ("propose", "location") else None,
+             "options": (pending if command in PENDING_CHOICE and name == "proposal" else
+                         places if (command, name) == ("solve_elsewhere", "municipality") else
+                         [("true", "ja, gegeven"), ("false", "nee, ingetrokken")] if kind == "select" else
                          [("", "ongewijzigd"), ("true", "ja"), ("false", "nee")] if kind == "tristate" else None)}
             for name, text, kind in fields]})
     return out
+
+
+def _current_municipalities(service: Any) -> list[tuple[str, str]]:
+    """The municipalities of the loket's area as they are called today: one line each (no merged twins)."""
+    year = service.now().year
+    area = service.settings.area or municipalities.flanders_and_brussels()
+    codes = {municipalities.successor(nis, year) for nis in area}
+    return sorted(((nis, municipalities.name(nis)) for nis in codes if municipalities.name(nis) != nis),
+                  key=lambda item: item[1])
 
 
 def _timeline(service: Any, r: CareRequest) -> list[dict[str, Any]]:
@@ -463,20 +541,41 @@ def _timeline(service: Any, r: CareRequest) -> list[dict[str, Any]]:
 
 
 def _request_page(request: Request, service: Any, caller: Login, reference: str, status: int = 200,
-                  **extra: Any) -> HTMLResponse:
-    r = service.get_request(reference)
+                  location: str = "", **extra: Any) -> HTMLResponse:
+    try:
+        r = service.get_request(reference)
+    except DomainError as error:
+        return _page(request, "base.html", 404, errors=[("", error.message)])
     service.access_log.record(caller.name, caller.role, log.READ, r.reference, "web:dossier")
+    today = service.now().date()
+    suggestions, prefill, registered = [], {}, []
+    with service.current.lock():
+        view = service.current.refresh()
+        if r.is_open:
+            suggestions = for_request(view, r, today)["places"][:5]
+        for loc in sorted(view.locations.values(), key=lambda loc: loc.name):
+            if loc.closed_on is None:
+                registered.append({"ref": loc.reference, "name": loc.name, "left": view.places_left(loc)})
+        chosen = view.locations.get(location)
+        if chosen is not None and chosen.closed_on is None:
+            prefill = {"location": chosen.reference}
+            if chosen.offer is not None:
+                prefill["start"] = max(r.wish_start, chosen.offer.from_date, today).isoformat()
+            if view.places_left(chosen) <= 0:
+                extra.setdefault("message", f"Let op: {chosen.name} meldt geen vrije plaats meer. "
+                                            "Doe het voorstel alleen als de organisator een plaats bevestigt.")
     state = "geplaatst" if r.status == "open" and r.placement else STATUS_NL[r.status]
     return _page(request, "request.html", status, r=r, state_nl=state, personal=service.personal_data(r),
                  contact_fields=CONTACT_FIELDS, municipality_name=municipalities.name(r.municipality),
                  hours=hours_nl(r.wish_hours), categories=_categories(r), category_nl=CATEGORY_NL,
-                 timeline=_timeline(service, r), actions=_actions(service.now().date().isoformat()),
+                 timeline=_timeline(service, r), suggestions=suggestions, registered=registered,
+                 actions=_actions(r, today.isoformat(), prefill, _current_municipalities(service)),
                  proposals=list(r.proposals.values()), proposal_state=PROPOSAL_STATE_NL, **extra)
 
 
 @router.get("/dossiers/{ref}", response_class=HTMLResponse)
-def request_page(ref: str, request: Request, service: Service, caller: Caller) -> HTMLResponse:
-    return _request_page(request, service, caller, ref)
+def request_page(ref: str, request: Request, service: Service, caller: Caller, locatie: str = "") -> HTMLResponse:
+    return _request_page(request, service, caller, ref, location=locatie[:64])
 
 
 @router.post("/dossiers/{ref}/{command}")
@@ -526,34 +625,85 @@ def _local_moment(text: str) -> dt.datetime | None:
         return None
 
 
-@router.get("/foto", response_class=HTMLResponse)
-def photo_page(request: Request, service: Service, jaar: str = "", moment: str = "", controle: str = "") -> HTMLResponse:
+BUCKET_NL = (("requests", "Vragen"), ("unanswered", "Onbeantwoord"), ("no_proposal", "geen voorstel"),
+             ("not_accepted", "niet aanvaard"), ("deviating", "afwijkend"))
+
+
+def _year(jaar: str, service: Any) -> int:
+    """The year asked, or the last one whose photo is due (before March: the year before last)."""
     now = service.now()
-    year = int(jaar) if jaar.isdigit() and 2000 <= int(jaar) <= 2100 else now.year - (1 if now.month > 2 else 2)
+    return int(jaar) if jaar.isdigit() and 2000 <= int(jaar) <= 2100 else now.year - (1 if now.month > 2 else 2)
+
+
+@router.get("/foto", response_class=HTMLResponse)
+def photo_page(request: Request, service: Service, jaar: str = "", moment: str = "", controle: str = "",
+               genomen: str = "") -> HTMLResponse:
+    year = _year(jaar, service)
     as_of = _local_moment(moment) or default_moment(year)
     photo = service.photo(year, as_of)
-    rows = [{"name": "Totaal", "counts": _counts(photo["total"]["all"])}]
-    rows += [{"name": municipalities.name(nis, year), "counts": _counts(f["all"])}
+    local = as_of.astimezone(BRUSSELS)
+    link = {"moment": local.strftime("%Y-%m-%dT%H:%M")}
+    rows = [{"name": "Totaal", "nis": "", "counts": _counts(photo["total"]["all"])}]
+    rows += [{"name": municipalities.name(nis, year), "nis": nis, "counts": _counts(f["all"])}
              for nis, f in sorted(photo["municipalities"].items())]
     book = PhotoBook(service)
     checked = {r.stored["id"]: r.identical for r in book.verify(year)} if controle and book.stored(year) else {}
     stored = [{"id": str(e.originator_id), "taken_by": e.taken_by, "identical": checked.get(str(e.originator_id)),
-               "moment": dt.datetime.fromisoformat(e.as_of).astimezone(BRUSSELS).strftime("%d/%m/%Y %H:%M")}
+               "position": e.position,
+               "moment": dt.datetime.fromisoformat(e.as_of).astimezone(BRUSSELS).strftime("%d/%m/%Y %H:%M"),
+               "moment_value": dt.datetime.fromisoformat(e.as_of).astimezone(BRUSSELS).strftime("%Y-%m-%dT%H:%M")}
               for e in book.stored(year)]
-    local = as_of.astimezone(BRUSSELS)
-    return _page(request, "photo.html", year=year, photo=photo, rows=rows, stored=stored,
-                 moment_text=local.strftime("%d/%m/%Y %H:%M"), moment_value=local.strftime("%Y-%m-%dT%H:%M"),
-                 as_of_param=quote(local.isoformat()))
+    message = "De foto is genomen en bewaard; ze staat nu ook op de publieke cijferpagina." if genomen else None
+    return _page(request, "photo.html", year=year, photo=photo, rows=rows, stored=stored, buckets=BUCKET_NL,
+                 moment_text=local.strftime("%d/%m/%Y %H:%M"), moment_value=link["moment"],
+                 as_of_param=quote(local.isoformat()), message=message)
 
 
 @router.post("/foto/{year}/nemen")
 def take_photo(year: int, request: Request, service: Service, caller: Caller,
-               moment: Annotated[str, Form(max_length=40)] = "") -> Response:
+               moment: Annotated[str, Form(max_length=40)] = "",
+               bevestigd: Annotated[str, Form(max_length=10)] = "") -> Response:
+    if bevestigd != "ja":
+        return _page(request, "base.html", 422, errors=[("Bevestiging", "Vink aan dat u de foto op dit moment wilt "
+                                                         "nemen: een genomen foto wordt bewaard en gepubliceerd.")])
     try:
         PhotoBook(service).take(year, _local_moment(moment), caller.name)
     except DomainError as error:
         return _page(request, "base.html", 422, errors=[(error.field or "", error.message)])
-    return RedirectResponse(f"/foto?jaar={year}", status_code=303)
+    return RedirectResponse(f"/foto?jaar={year}&genomen=1", status_code=303)
+
+
+@router.get("/foto/{year}/dossiers", response_class=HTMLResponse)
+def drill_page(year: int, request: Request, service: Service, gemeente: str = "", categorie: str = "all",
+               cijfer: str = "requests", moment: str = "") -> HTMLResponse:
+    """The dossiers behind one figure of the photo (references only)."""
+    try:
+        found = PhotoBook(service).drill(year, gemeente or None, categorie, cijfer, _local_moment(moment))
+    except DomainError as error:
+        return _page(request, "base.html", 422, errors=[(error.field or "", error.message)])
+    when = dt.datetime.fromisoformat(found["as_of"]).astimezone(BRUSSELS)
+    return _page(request, "drill.html", d=found, year=year, bucket_nl=dict(BUCKET_NL)[cijfer],
+                 place=municipalities.name(found["municipality"], year) if found["municipality"] else "alle gemeenten",
+                 moment_text=when.strftime("%d/%m/%Y %H:%M"))
+
+
+@router.get("/foto/{year}/herziening", response_class=HTMLResponse)
+def restatement_page(year: int, request: Request, service: Service, moment: str = "") -> HTMLResponse:
+    """A stored photo beside the same question asked with everything known now."""
+    try:
+        found = PhotoBook(service).restatement(year, _local_moment(moment))
+    except DomainError as error:
+        return _page(request, "base.html", 404, errors=[(error.field or "", error.message)])
+    keys = [k for k, _ in BUCKET_NL]
+    rows = [{"name": "Totaal", "then": [found["stored"]["total"]["all"][k] for k in keys],
+             "now": [found["known_now"]["total"]["all"][k] for k in keys]}]
+    for nis in sorted(set(found["stored"]["municipalities"]) | set(found["known_now"]["municipalities"])):
+        then = found["stored"]["municipalities"].get(nis, {}).get("all", dict.fromkeys(keys, 0))
+        now = found["known_now"]["municipalities"].get(nis, {}).get("all", dict.fromkeys(keys, 0))
+        rows.append({"name": municipalities.name(nis, year), "then": [then[k] for k in keys], "now": [now[k] for k in keys]})
+    return _page(request, "restatement.html", f=found, year=year, rows=rows, buckets=BUCKET_NL,
+                 outcome_nl={"answered": "beantwoord", "no_proposal": "geen voorstel", "not_accepted": "niet aanvaard",
+                             "deviating": "afwijkend", "withdrawn": "ingetrokken"})
 
 
 # -------------------------------------------------------------- public figures

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request
@@ -100,26 +101,42 @@ for _name in c.FOLLOW_UPS:
     _follow_up_route(_name, c.REQUEST_COMMANDS[_name])
 
 
-_REASONS = {
-    "priority_group": "minstens twee van kenmerken 1-4 (werk/opleiding, alleenstaand, laag inkomen, pleeggezin)",
-    "vulnerable_family": "minstens twee van 1, 2, 3, 5, 6, waarvan één van laag inkomen, gezondheid, laag opleidingsniveau",
-    "special_care": "zoals geregistreerd of laatst bijgewerkt",
-}
+FAMILY_SHORT_NL = {"work_or_training": "werk of opleiding", "single_parent": "alleenstaande ouder",
+                   "low_income": "laag inkomen", "foster_family": "pleeggezin", "health_or_care": "gezondheid of zorg",
+                   "low_education": "laag opleidingsniveau", "dutch_speaking": "ouder spreekt Nederlands"}
+
+
+def _which(family: Any, keys: tuple[str, ...]) -> str:
+    """Which of these family characteristics hold, named ("geen" when none)."""
+    found = [FAMILY_SHORT_NL[k] for k in keys if family.get(k) is True]
+    return ", ".join(found) if found else "geen"
 
 
 def _categories(r: CareRequest) -> dict[str, dict[str, Any]]:
     """The request's derived categories (computed by the domain), each with its reason in Dutch."""
     brussels = is_brussels(r.municipality)
     limit = one_month_after(r.request_date)
+    priority = ("work_or_training", "single_parent", "low_income", "foster_family")
+    vulnerable = ("work_or_training", "single_parent", "low_income", "health_or_care", "low_education")
     reasons = {
-        **_REASONS,
-        "urgent": f"gewenste start {r.desired_start.isoformat()} {'ligt' if r.urgent else 'ligt niet'} op of voor "
-                  f"{limit.isoformat()} (aanvraagdatum + 1 kalendermaand)",
+        "priority_group": "minstens twee van werk of opleiding, alleenstaande ouder, laag inkomen, pleeggezin"
+                          f"; hier: {_which(r.family, priority)}",
+        "vulnerable_family": "minstens twee van werk of opleiding, alleenstaande ouder, laag inkomen, gezondheid of "
+                             "zorg, laag opleidingsniveau, waarvan één van laag inkomen, gezondheid of zorg, laag "
+                             f"opleidingsniveau; hier: {_which(r.family, vulnerable)}",
+        "special_care": "zoals geregistreerd of laatst bijgewerkt",
+        "urgent": f"gewenste start {be_date(r.desired_start)} {'ligt' if r.urgent else 'ligt niet'} op of voor "
+                  f"{be_date(limit)} (aanvraagdatum + 1 kalendermaand)",
         "extended_hours": "gevraagd: " + (hours_nl(r.hours) if r.hours else "geen ruimere openingsmomenten"),
     }
     if brussels:
         reasons["priority_group"] += "; in Brussel ook een ouder die voldoende Nederlands spreekt"
     return {name: {"value": value, "reden": reasons[name]} for name, value in r.categories(brussels).items()}
+
+
+def be_date(value: dt.date | None) -> str:
+    """A date as Belgians write it: 01/09/2027."""
+    return value.strftime("%d/%m/%Y") if value else ""
 
 
 @router.get("/{id}", summary="De huidige toestand van een opvangvraag")
