@@ -168,3 +168,29 @@ def test_an_organizer_sees_no_personal_data_without_consent(site) -> None:
         page.goto(f"{site}/api/open-requests")
         assert "2025-00007" in page.content()  # the request's needs, without the family
         browser.close()
+
+
+def test_keyboard_only_and_a_phones_width(site, tmp_path) -> None:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 375, "height": 800}, locale="nl-BE")
+        page.goto(f"{site}/dossiers/2025-00007")  # a deep link: log in first, then back to it
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Naar de inhoud"  # the skip link first
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "username"
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline not in ("", "none")  # a visible focus ring
+        page.keyboard.type("anna")
+        page.keyboard.press("Tab")
+        page.keyboard.type(PASSWORD)
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Dossier 2025-00007")).to_be_visible()
+        for path in ("/", "/intake", "/dossiers/2025-00007", "/locaties/L-1", "/foto?jaar=2025", "/cijfers"):
+            page.goto(f"{site}{path}")
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= 375, f"{path} is {wide} px wide on a 375 px phone"
+        page.goto(f"{site}/dossiers/2025-00007")
+        page.screenshot(path=_shots(tmp_path) / "dossier-telefoon.png", full_page=False)
+        browser.close()
