@@ -38,11 +38,17 @@ def crisis_list(service: Any, location: str, contact: bool = False, today: dt.da
         if loc is None:
             raise UnknownRequest(f"Locatie '{location}' bestaat niet bij dit loket.", field="location")
         affected = []
+        # The first suggestion of each family is kept for it: a family further down the list is not sent to a
+        # place the list already gave to a family above (free places are spread in the order of calling).
+        left = {ref: view.places_left(other) for ref, other in view.locations.items()}
         for r in sorted(view.affected_by(location), key=domain_order):  # whom to call first
             crisis = r.crisis_at(location)
             needed = max(r.wish_start, crisis.on, today)
-            fitting = [m for m in places_for(r, view.locations.values(), view.places_left, needed_from=needed)
+            fitting = [m for m in places_for(r, view.locations.values(), lambda other: left[other.reference],
+                                             needed_from=needed)
                        if m.criteria["start"].fits and m.criteria["days"].fits and m.criteria["hours"].fits]
+            if fitting and not crisis.placed_again_on and r.is_open:
+                left[fitting[0].location.reference] -= 1
             item: dict[str, Any] = {
                 "request": r.reference,
                 "suggestions": [] if crisis.placed_again_on else [m.location.reference for m in fitting[:SUGGESTIONS]],

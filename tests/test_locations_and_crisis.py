@@ -210,6 +210,11 @@ def test_the_crisis_list_is_quick_for_a_location_with_many_children(tmp_path) ->
                       "location": "GROOT", "start": "2025-02-15", "days_per_week": 4, "on": at[:10]})
         lines.append({"at": at.replace(":00+", ":45+"), "by": "anna", "type": "accept", "request": ref, "proposal": "P1",
                       "on": at[:10]})
+    for hour, ref, places in ((9, "KLEIN", 2), (10, "MIDDEL", 1)):  # three free places elsewhere for 300 families
+        lines.append({"at": f"2025-02-28T{hour:02d}:00:00+01:00", "by": "anna", "type": "register_location", "location": ref,
+                      "name": ref.title(), "organizer": "vzw", "municipality": "24062", "capacity": 20, "hours": []})
+        lines.append({"at": f"2025-02-28T{hour:02d}:30:00+01:00", "by": "anna", "type": "report_free_places", "location": ref,
+                      "from": "2025-03-01", "places": places, "days_per_week": 5})
     lines.append({"at": "2025-03-01T09:00:00+01:00", "by": "anna", "type": "close_location", "location": "GROOT",
                   "on": "2025-03-01", "reason": "faillissement"})
     service = LoketService(Settings(store=f"sqlite:///{tmp_path}/groot.sqlite"))
@@ -219,6 +224,9 @@ def test_the_crisis_list_is_quick_for_a_location_with_many_children(tmp_path) ->
 
         crisis = crisis_list(service, "GROOT")
         assert crisis["progress"]["affected"] == 300 and all(a["open"] for a in crisis["affected"])
+        # the free places are spread in the order of calling: nobody is sent to a place already given above
+        firsts = [a["suggestions"] for a in crisis["affected"][:4]]
+        assert firsts == [["KLEIN", "MIDDEL"], ["KLEIN", "MIDDEL"], ["MIDDEL"], []]
         assert _all(service.photo(2025))["not_accepted"] == 300
     finally:
         service.close()
