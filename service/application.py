@@ -355,9 +355,12 @@ class LoketService:
 
     # -- registration and identity
 
-    def check_child(self, child: c.Child) -> None:
-        """Refuse a wrong national or BIS number now, naming the field (nothing is recorded)."""
-        self._child_key(child)
+    def check_child(self, child: c.Child, year: int | None = None) -> None:
+        """Refuse a wrong national or BIS number now, naming the field (nothing is recorded); with the year
+        of the wished start, also a child that already has a request (the refusal names its dossier)."""
+        key, eb = self._child_key(child)
+        if year is not None:
+            self._check_child_free(UnitOfWork(self.events), key, eb, year)
 
     def check_municipality(self, nis: str, field: str = "municipality") -> str:
         """A municipality of the service area, under any of its codes before or after a merger."""
@@ -404,7 +407,10 @@ class LoketService:
             uow.add(counter)
         while True:
             reference = counter.issue()
-            if uow.get(request_id(reference)) is None:
+            # The same number written with other zero padding (an imported register's 2026-000001) is taken too:
+            # two families must never both be "dossier 1 of 2026".
+            number = int(reference.split("-")[1])
+            if all(uow.get(request_id(f"{year}-{number:0{width}d}")) is None for width in (1, 4, 5, 6, 7)):
                 return reference
 
     def _register(self, reference: str, cmd: c.Register, uow: UnitOfWork, meta: dict[str, Any]) -> Outcome:

@@ -71,14 +71,14 @@ def judge(request: CareRequest, location: Location, offer: FreePlaces, needed_fr
     """How one location's free places fit one request (needed from its wish, or from `needed_from`)."""
     need = needed_from or request.wish_start
     delay = (offer.from_date - need).days
-    needed = f"nodig vanaf {need.isoformat()}" + (" (vandaag)" if need == today_of(needed_from, request) else "")
+    needed = f"nodig vanaf {need.strftime('%d/%m/%Y')}" + (" (vandaag)" if need == today_of(needed_from, request) else "")
     if delay <= 0:
-        start = Criterion(True, f"vrij vanaf {offer.from_date.isoformat()}, {needed}")
+        start = Criterion(True, f"vrij vanaf {offer.from_date.strftime('%d/%m/%Y')}, {needed}")
     elif offer.from_date < one_month_after(need):  # less than a month later: not a deviating start
-        start = Criterion(True, f"vrij vanaf {offer.from_date.isoformat()}, {delay} dagen later dan {needed}")
+        start = Criterion(True, f"vrij vanaf {offer.from_date.strftime('%d/%m/%Y')}, {delay} dagen later dan {needed}")
     else:
-        start = Criterion(False, f"pas vrij vanaf {offer.from_date.isoformat()}, {delay} dagen na {needed} "
-                                 "(een maand of meer later)")
+        start = Criterion(False, f"pas vrij vanaf {offer.from_date.strftime('%d/%m/%Y')}, {delay} dagen na {needed}: "
+                                 "een maand of meer later")
     days = (Criterion(True, f"{_days(offer.days_per_week)} dagen per week vrij, {_days(request.wish_days)} gevraagd")
             if offer.days_per_week >= request.wish_days else
             Criterion(False, f"slechts {_days(offer.days_per_week)} van de {_days(request.wish_days)} gevraagde dagen"))

@@ -109,10 +109,10 @@ def test_matching_both_ways_with_a_reason_for_each_result(scenario) -> None:
     assert [(m.location.reference, m.fitting) for m in places] == [("L-ZON", 4), ("L-VLIN", 3), ("L-KLEIN", 2)]
     zon = places[0].reasons()
     # free two weeks after the wished start: less than a month later, so the start fits (not a deviating start)
-    assert zon["start"] == {"fits": True, "reden": "vrij vanaf 2025-03-01, 14 dagen later dan nodig vanaf 2025-02-15"}
+    assert zon["start"] == {"fits": True, "reden": "vrij vanaf 01/03/2025, 14 dagen later dan nodig vanaf 15/02/2025"}
     assert zon["days"]["fits"] and zon["hours"]["fits"] and zon["municipality"]["fits"]
     assert places[2].reasons()["start"]["reden"] == (
-        "pas vrij vanaf 2025-09-01, 198 dagen na nodig vanaf 2025-02-15 (een maand of meer later)")
+        "pas vrij vanaf 01/09/2025, 198 dagen na nodig vanaf 15/02/2025: een maand of meer later")
     assert places[1].reasons()["municipality"]["reden"].startswith("in Bierbeek")
     assert places[2].reasons()["days"]["reden"] == "slechts 2 van de 4 gevraagde dagen"
     # De Zon's places answer the open requests of Leuven that want at most five days (K-B and K-C are placed)

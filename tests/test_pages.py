@@ -210,7 +210,7 @@ def test_the_photo_page_shows_takes_downloads_and_verifies(browser) -> None:
     then_and_now = browser.get("/foto/2025/herziening", params={"moment": "2026-02-25T12:00"})
     assert then_and_now.status_code == 200 and "Dossiers die sindsdien anders tellen (0)" in then_and_now.text
     checked = browser.get("/foto", params={"jaar": "2025", "controle": "1"}).text
-    assert "genomen door wanda" in checked and "herbouwd: <strong>identiek</strong>" in checked
+    assert re.search(r"genomen op [0-9/ :]+ door wanda", checked) and "herbouwd: <strong>identiek</strong>" in checked
     early = browser.post("/foto/2025/nemen", data={"moment": "2025-06-01T12:00", "csrf_token": token, "bevestigd": "ja"})
     assert early.status_code == 422 and "na het einde van dat jaar" in early.text
 
@@ -337,3 +337,99 @@ def test_checking_the_intake_already_refuses_a_wrong_national_number_in_dutch_wo
     checked = browser.post("/intake", data=answers)
     assert checked.status_code == 422 and "<strong>Rijksregisternummer</strong>" in checked.text
     assert "child.national_number" not in checked.text and "Zo telt deze vraag mee" not in checked.text
+
+
+def test_what_the_second_worker_trial_found_is_fixed(browser) -> None:
+    service = browser.app.state.service
+    service.execute(c_register_location("L-7", "Het Wolkje"), stamp=True)
+    service.execute(c_register_location("L-8", "De Zon"), stamp=True)
+    service.execute(c_register_location("L-9", "de zon"), stamp=True)
+    _login(browser)
+    page = browser.get("/dossiers/W-2")
+    assert page.headers["cache-control"] == "no-store"  # Back after logging out shows no family
+    token, today = _csrf(page.text), TODAY_RE.search(page.text).group(1)
+    base = {"start": today, "days_per_week": "4", "on": today, "csrf_token": token}
+    # a location typed by its registered name is that location; a name two carry must be chosen from the list
+    typed = browser.post("/dossiers/W-2/propose", data={**base, "proposal": "V1", "location_other": " het  wolkje"})
+    assert typed.status_code == 200 and service.get_request("W-2").proposals["V1"].location_ref == "L-7"
+    twice = browser.post("/dossiers/W-2/propose", data={**base, "proposal": "V2", "location_other": "De Zon"})
+    assert twice.status_code == 422 and "kies de juiste in de lijst" in twice.text
+    nothing = browser.post("/dossiers/W-2/propose", data={**base, "proposal": "V2"})
+    assert nothing.status_code == 422 and "<strong>Locatie</strong>" in nothing.text
+    assert set(service.get_request("W-2").proposals) == {"V1"}
+    # an answer dated before the proposal is refused, naming both dates
+    made = service.get_request("W-2").proposals["V1"].on
+    early = browser.post("/dossiers/W-2/refuse", data={"proposal": "V1", "csrf_token": token,
+                                                       "on": (made - dt.timedelta(days=30)).isoformat()})
+    assert early.status_code == 409 and f"pas gedaan op {made.strftime('%d/%m/%Y')}" in early.text
+    # contact details are corrected on the page; the timeline says what and why
+    corrected = browser.post("/dossiers/W-2/correct_registration", data={
+        "contact_name": "Jan Anders", "contact_phone": "0470 55 44 33", "reason": "nieuw nummer", "csrf_token": token})
+    assert corrected.status_code == 200 and 'href="tel:0470554433"' in corrected.text
+    assert "registratie verbeterd (reden: nieuw nummer)" in corrected.text
+    assert "voorstel gedaan (voorstel V1, Het Wolkje" in corrected.text
+    assert {"move", "void"} <= _forms(corrected.text) and "child_born" not in _forms(corrected.text)  # born already
+
+
+def test_dead_ends_and_raw_answers_are_gone(browser) -> None:
+    service = browser.app.state.service
+    # a form sent after the session ended: a Dutch page that says what happened, not JSON
+    gone = browser.post("/intake", data={"desired_start": "2026-09-01"})
+    assert gone.status_code == 401 and "<h1>Uw sessie is afgelopen" in gone.text and "werd niet bewaard" in gone.text
+    unknown = browser.get("/bestaat-niet")
+    assert unknown.status_code == 404 and "<h1>Deze pagina of opdracht bestaat niet.</h1>" in unknown.text
+    assert browser.get("/api/bestaat-niet").json()["fout"] == "http"  # the API keeps its JSON
+    # a parent must leave a way to reach them
+    answers = _parent_answers(make_number(dt.date(2025, 11, 2), 17), "Zonder Nummer")
+    del answers["contact_phone"]
+    refused = browser.post("/aanvragen", data=answers)
+    assert refused.status_code == 422 and "telefoonnummer of een e-mailadres" in refused.text
+    assert service.online_applications() == []
+    # checking an intake already names the dossier of a child that has one
+    _login(browser)
+    page = browser.get("/intake").text
+    check = browser.post("/intake", data={"csrf_token": _csrf(page), "request_date": "2025-01-10",
+                                          "desired_start": "2025-09-01", "days_per_week": "4", "municipality": "24062",
+                                          "national_number": CHILD_B, "doen": "controleren"})
+    assert check.status_code == 409 and 'href="/dossiers/W-2"' in check.text
+    # the same photo moment twice needs a second tick; a refused photo keeps the page
+    token = _csrf(page)
+    moment = {"moment": "2026-02-25T12:00", "csrf_token": token, "bevestigd": "ja"}
+    assert browser.post("/foto/2025/nemen", data=moment, follow_redirects=False).status_code == 303
+    again = browser.post("/foto/2025/nemen", data=moment)
+    assert again.status_code == 409 and "Er is al een foto van 2025 op 25/02/2026 12:00" in again.text
+    assert "<h1>De foto van 2025</h1>" in again.text and len(PhotoBook(service).stored(2025)) == 1
+    assert browser.post("/foto/2025/nemen", data={**moment, "herhalen": "ja"}, follow_redirects=False).status_code == 303
+    future = browser.post("/foto/2025/nemen", data={**moment, "moment": "2999-03-01T00:00"})
+    summary = re.search(r"<div class=\"fouten\".*?</div>", future.text, re.S).group(0)
+    assert future.status_code == 422 and "<strong>Moment</strong>" in summary and "as_of" not in summary
+
+
+def test_a_new_dossier_number_never_repeats_an_imported_one_written_with_more_zeros(tmp_path) -> None:
+    from service.application import LoketService
+
+    service = LoketService(Settings(store=f"sqlite:///{tmp_path}/n.sqlite"))
+    try:
+        year = service.now().year
+        history = [register_line(f"{year}-000001", at=f"{year}-01-06T10:00:00+01:00",
+                                 request_date=f"{year}-01-06", desired_start=f"{year + 1}-01-06")]
+        assert import_history(service, write_history(tmp_path / "h.jsonl", history)).ok
+        fields = {"request_date": service.now().date().isoformat(), "desired_start": f"{year + 1}-09-01",
+                  "days_per_week": 3, "municipality": "24062", "hours": [], "family": {}, "special_care": False,
+                  "consent": False, "child": {"national_number": make_number(dt.date(year, 1, 2), 99)}}
+        from service import commands as c
+
+        outcome = service.execute(c.Command(type="register", target="", payload=c.parse_payload("register", fields),
+                                            recorded_at=service.now(), by="anna"), stamp=True)
+        assert outcome.reference == f"{year}-00002"
+    finally:
+        service.close()
+
+
+def c_register_location(ref: str, name: str):
+    from service import commands as c
+    from service.application import LoketService  # noqa: F401  (the service stamps the moment)
+
+    fields = {"name": name, "organizer": "vzw", "municipality": "24062", "capacity": 10, "hours": []}
+    return c.Command(type="register_location", target=ref, payload=c.parse_payload("register_location", fields),
+                     recorded_at=dt.datetime.now(dt.UTC), by="anna")

@@ -224,6 +224,15 @@ class CareRequest(Aggregate):
                 f"(voorstel {self.placement.proposal}); annuleer die eerst."
             )
 
+    def check_answer_date(self, found: Proposal, on: dt.date, done: str) -> Proposal:
+        """A proposal is answered on or after the day it was made."""
+        if on < found.on:
+            raise RuleViolation(
+                f"Voorstel '{found.reference}' kan niet {done} zijn op {on.strftime('%d/%m/%Y')}: het werd pas gedaan "
+                f"op {found.on.strftime('%d/%m/%Y')}.", field="on",
+            )
+        return found
+
     def check_pending_proposal(self, proposal: str, action: str) -> Proposal:
         found = self.proposals.get(proposal)
         if found is None:
@@ -416,7 +425,7 @@ class CareRequest(Aggregate):
 
     def refuse(self, *, proposal: str, on: dt.date, reason: str | None, recorded_at: str, by: str, source: str | None = None) -> None:
         self.check_not_voided()
-        self.check_pending_proposal(proposal, "Een voorstel weigeren")
+        self.check_answer_date(self.check_pending_proposal(proposal, "Een voorstel weigeren"), on, "geweigerd")
         check_not_after_recording("on", on, recorded_at)
         self.trigger_event(self.ProposalRefused, proposal=proposal, on=on, reason=reason, recorded_at=recorded_at, by=by, source=source)
 
@@ -432,7 +441,7 @@ class CareRequest(Aggregate):
         self, *, proposal: str, on: dt.date, reason: str | None, recorded_at: str, by: str, source: str | None = None
     ) -> None:
         self.check_not_voided()
-        self.check_pending_proposal(proposal, "Een voorstel intrekken")
+        self.check_answer_date(self.check_pending_proposal(proposal, "Een voorstel intrekken"), on, "ingetrokken")
         check_not_after_recording("on", on, recorded_at)
         self.trigger_event(self.ProposalWithdrawn, proposal=proposal, on=on, reason=reason, recorded_at=recorded_at, by=by, source=source)
 
@@ -456,7 +465,8 @@ class CareRequest(Aggregate):
     ) -> None:
         self.check_open("Een voorstel aanvaarden")
         self.check_no_placement("Een voorstel aanvaarden")
-        offered = self.check_pending_proposal(proposal, "Een voorstel aanvaarden")
+        offered = self.check_answer_date(self.check_pending_proposal(proposal, "Een voorstel aanvaarden"), on,
+                                         "aanvaard")
         check_not_after_recording("on", on, recorded_at)
         self.trigger_event(
             self.PlacementAccepted, proposal=proposal, on=on,

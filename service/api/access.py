@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import logging
 import time
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import OAuth2PasswordBearer
 from starlette.routing import Match
 
@@ -156,6 +157,23 @@ def current_login(request: Request) -> Login:
 Caller = Annotated[Login, Depends(current_login)]
 
 
+def is_page(path: str) -> bool:
+    """A path a person reads in a browser (the loket's pages), not the API or its documentation."""
+    return not path.startswith(("/api/", "/openapi", "/docs", "/redoc", "/static/"))
+
+
+def page_refusal(status: int, message: str, after_post: bool = False) -> HTMLResponse:
+    """A refusal a person reads: Dutch HTML with the way on (never raw JSON in a browser)."""
+    extra = ("<p>Wat u invulde, werd niet bewaard. Met de terugknop van uw browser vindt u het meestal terug; "
+             "meld eerst opnieuw aan in een ander tabblad.</p>") if after_post else ""
+    body = (f'<!doctype html><html lang="nl-BE"><head><meta charset="utf-8"><meta name="viewport" '
+            f'content="width=device-width, initial-scale=1"><title>Lokaal Loket Kinderopvang</title>'
+            f'<link rel="stylesheet" href="/static/loket.css"></head><body><main id="inhoud">'
+            f'<h1>{html.escape(message)}</h1>{extra}<p><a href="/aanmelden">Aanmelden</a> · <a href="/">Open vragen</a>'
+            f' · <a href="/cijfers">Publieke cijfers</a></p></main></body></html>')
+    return HTMLResponse(body, status_code=status)
+
+
 def _refusal(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"fout": code, "melding": message, "veld": None, "velden": []}, status_code=status,
                         headers=headers)
@@ -192,7 +210,8 @@ def install(app: FastAPI) -> None:
             response.headers.setdefault(name, value)
         docs = request.url.path in ("/docs", "/redoc", "/docs/oauth2-redirect")
         response.headers.setdefault("Content-Security-Policy", _CSP_DOCS if docs else _CSP)
-        if request.url.path.startswith("/api/") and not request.url.path.startswith("/api/public/"):
+        if not request.url.path.startswith(("/api/public/", "/static/", "/cijfers")):
+            # nothing personal stays in a browser's cache: Back after logging out shows no dossier
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
@@ -222,6 +241,9 @@ def install(app: FastAPI) -> None:
                     wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                     target = "/aanmelden" if wanted == "/" else "/aanmelden?" + urlencode({"volgende": wanted})
                     return RedirectResponse(target, status_code=303)  # a page: to the login form, then back
+                if login.public and is_page(request.url.path):
+                    return page_refusal(401, "Uw sessie is afgelopen (30 minuten niet gebruikt, of afgemeld): "
+                                             "meld opnieuw aan.", after_post=True)
                 if login.public:
                     message = "Het token is ongeldig of verlopen; meld opnieuw aan." if stale else "Meld eerst aan."
                     return _refusal(401, "niet_aangemeld", message, {"WWW-Authenticate": "Bearer"})
@@ -232,6 +254,9 @@ def install(app: FastAPI) -> None:
                 given = request.headers.get(CSRF_HEADER, "")
                 if not given and "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
                     given = (parse_qs((await request.body()).decode("utf-8", "replace")).get(CSRF_FIELD) or [""])[0]
+                if not hmac.compare_digest(given, expected) and is_page(request.url.path):
+                    return page_refusal(403, "Het formulier is verlopen of komt niet van deze site: laad de pagina "
+                                             "opnieuw.", after_post=True)
                 if not hmac.compare_digest(given, expected):
                     return _refusal(403, "csrf", "Het formulier is verlopen of komt niet van deze site; "
                                                  "laad de pagina opnieuw.")

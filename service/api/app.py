@@ -16,7 +16,7 @@ from typing import Any
 from eventsourcing.persistence import PersistenceError
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.accounts import AccountError
@@ -118,8 +118,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(body, status_code=_status(error))
 
     @app.exception_handler(StarletteHTTPException)
-    def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    def http_error(request: Request, error: StarletteHTTPException) -> Response:
         messages = {404: "Deze pagina of opdracht bestaat niet.", 405: "Deze methode is hier niet toegelaten."}
+        if access.is_page(request.url.path) and error.status_code in messages:
+            return access.page_refusal(error.status_code, messages[error.status_code])
         return JSONResponse({"fout": "http", "melding": messages.get(error.status_code, str(error.detail))},
                             status_code=error.status_code, headers=getattr(error, "headers", None))
 

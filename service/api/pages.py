@@ -9,6 +9,7 @@ name is a POST.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -44,6 +45,14 @@ CATEGORY_NL = {"priority_group": "voorrangsgroep", "vulnerable_family": "kwetsba
 CONTACT_FIELDS = (("name", "Naam"), ("phone", "Telefoon"), ("email", "E-mail"), ("address", "Adres"))
 
 
+def be_iso(text: str | None) -> str:
+    """An ISO date string (as personal data keeps it) as Belgians write it."""
+    try:
+        return date(dt.date.fromisoformat(text)) if text else ""
+    except ValueError:
+        return text or ""
+
+
 def days(value: float) -> str:
     """Days a week as Belgians write them: 4, 2,5."""
     return f"{value:g}".replace(".", ",")
@@ -54,7 +63,17 @@ FIELD_NL = {"child.national_number": "Rijksregisternummer", "child.parent_nation
             "desired_start": "Gewenste startdatum", "days_per_week": "Dagen per week", "municipality": "Gemeente",
             "hours": "Ruimere openingsmomenten", "reason": "Reden", "proposal": "Voorstel", "location": "Locatie",
             "start": "Start", "on": "Datum", "consent": "Toestemming", "places": "Aantal plaatsen", "from": "Vanaf",
-            "contact.email": "E-mail", "contact.phone": "Telefoon", "contact.name": "Naam"}
+            "contact.email": "E-mail", "contact.phone": "Telefoon", "contact.name": "Naam", "as_of": "Moment",
+            "bucket": "Cijfer", "category": "Categorie", "child.expected_birth_or_number": "Kind",
+            "national_number": "Rijksregisternummer van het kind"}
+
+
+WORDS_NL = {"parent_national_number": "het rijksregisternummer van een ouder",
+            "national_number": "het rijksregisternummer van het kind", "expected_birth": "de verwachte geboortedatum",
+            "as_of": "moment", "bucket": "cijfer", "category": "categorie", "requests": "vragen",
+            "unanswered": "onbeantwoord", "no_proposal": "geen voorstel", "not_accepted": "niet aanvaard",
+            "deviating": "afwijkend"}
+_WORDS = re.compile(r"\b(" + "|".join(sorted(WORDS_NL, key=len, reverse=True)) + r")\b")
 
 
 def _dutch(errors: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
@@ -64,7 +83,11 @@ def _dutch(errors: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None
     out = []
     for field, text in errors:
         label = FIELD_NL.get(field, field)
-        out.append((label, text.replace(f"'{field}'", label) if field else text))
+        text = text.replace(f"'{field}'", "").strip() if field else text
+        text = _WORDS.sub(lambda m: WORDS_NL[m.group(1)], text)
+        if text.lower().startswith(label.lower()):  # "Rijksregisternummer: Rijksregisternummer is ..." says it once
+            text = text[len(label):].strip()
+        out.append((label, text))
     return out
 
 
@@ -74,7 +97,7 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTM
         context["errors"] = _dutch(context["errors"])
     service = request.app.state.service
     csrf = csrf_token(service.secrets.session_keys[0], login.session) if login and login.session else ""
-    return templates.TemplateResponse(request, name, {"login": login, "csrf": csrf, "date": date, "days": days,
+    return templates.TemplateResponse(request, name, {"login": login, "csrf": csrf, "date": date, "days": days, "be_iso": be_iso,
                                                       **context},
                                       status_code=status)
 
@@ -274,10 +297,16 @@ async def intake(request: Request, service: Service, caller: Caller) -> Response
             return _intake_page(request, service, 422, v=values, errors=error.problems)
         if form.get("doen") != "registreren":  # check only: show what the answers mean, record nothing
             try:
-                service.check_child(payload.child)
                 service.check_municipality(payload.municipality)
+                service.check_child(payload.child, payload.desired_start.year)
+            except DuplicateChild as error:
+                return _intake_page(request, service, 409, v=values, existing=error.existing_reference,
+                                    errors=[("child", error.message)])
             except DomainError as error:
                 return _intake_page(request, service, 422, v=values, errors=[(error.field or "", error.message)])
+            if payload.desired_start < payload.request_date:
+                values["warning"] = (f"Let op: de gewenste start ({date(payload.desired_start)}) ligt vóór de "
+                                     f"aanvraagdatum ({date(payload.request_date)}). Klopt dat?")
             brussels = municipalities.is_brussels(payload.municipality)
             preview = derived_categories(payload.request_date, payload.desired_start, payload.hours,
                                          payload.family.given(), payload.special_care, brussels)
@@ -318,6 +347,10 @@ async def apply(request: Request, service: Service) -> HTMLResponse:
     from starlette.concurrency import run_in_threadpool
 
     def run() -> HTMLResponse:
+        contact = fields.get("contact") or {}
+        if not (contact.get("phone") or contact.get("email")):
+            return _intake_page(request, service, 422, v=values, errors=[
+                ("contact.phone", "geef een telefoonnummer of een e-mailadres: zo kan het loket u bereiken")], **extra)
         try:
             service.submit_online(fields)
         except c.ShapeError as error:
@@ -325,14 +358,18 @@ async def apply(request: Request, service: Service) -> HTMLResponse:
         except DomainError as error:
             return _intake_page(request, service, 422, v=values, errors=[(error.field or "", error.message)], **extra)
         throttle.failed(address)  # counts submissions per address
-        return _page(request, "base.html", message="Dank u. Het loket heeft uw aanvraag ontvangen en neemt contact "
-                                                    "met u op. Ze telt mee zodra het loket ze heeft gecontroleerd.")
+        return _page(request, "base.html", message="Dank u. Het loket heeft uw aanvraag ontvangen. Een medewerker "
+                                                    "bekijkt ze en neemt contact met u op; pas dan is ze ingeschreven.")
 
     return await run_in_threadpool(run)
 
 
 @router.get("/online", response_class=HTMLResponse)
 def online(request: Request, service: Service, caller: Caller) -> HTMLResponse:
+    return _online_page(request, service, caller)
+
+
+def _online_page(request: Request, service: Any, caller: Login, status: int = 200, **extra: Any) -> HTMLResponse:
     items = []
     for application, answers in service.online_applications():
         answers = answers or {}
@@ -341,9 +378,21 @@ def online(request: Request, service: Service, caller: Caller) -> HTMLResponse:
                       "when": dt.datetime.fromisoformat(application.submitted_at).strftime("%d/%m/%Y %H:%M"),
                       "municipality": municipalities.name(answers.get("municipality", "")),
                       "start": date(dt.date.fromisoformat(answers["desired_start"])) if answers.get("desired_start") else "",
-                      "days": days(answers.get("days_per_week", 0))})
+                      "days": days(answers.get("days_per_week", 0)), "email": contact.get("email"),
+                      "address": contact.get("address"), "child": _child_nl(answers.get("child") or {}),
+                      "family": [label for key, label in FAMILY_NL if (answers.get("family") or {}).get(key) is True],
+                      "consent": bool(answers.get("consent"))})
     service.access_log.record(caller.name, caller.role, log.READ, None, f"web:online aanvragen ({len(items)})")
-    return _page(request, "online.html", items=items)
+    return _page(request, "online.html", status, items=items, **extra)
+
+
+def _child_nl(child: dict[str, Any]) -> str:
+    if child.get("national_number"):
+        return f"rijksregisternummer {child['national_number']}"
+    if child.get("expected_birth"):
+        born = date(dt.date.fromisoformat(child["expected_birth"]))
+        return f"verwacht op {born} (ouder {child.get('parent_national_number', '?')})"
+    return "onbekend"
 
 
 @router.post("/online/{id}/bevestigen")
@@ -351,10 +400,10 @@ def confirm_online(id: uuid.UUID, request: Request, service: Service, caller: Ca
     try:
         outcome = service.confirm_online(id, caller.name)
     except DuplicateChild as error:
-        return _page(request, "base.html", 409, errors=[("child", error.message)],
-                     message=f"Dit kind heeft al dossier {error.existing_reference}: wijs de online aanvraag af.")
+        return _online_page(request, service, caller, 409, errors=[("child", error.message)],
+                            existing=error.existing_reference, duplicate=str(id))
     except DomainError as error:
-        return _page(request, "base.html", 409, errors=[(error.field or "", error.message)])
+        return _online_page(request, service, caller, 409, errors=[(error.field or "", error.message)])
     service.access_log.record(caller.name, caller.role, log.CHANGE, outcome.reference, "web:online aanvraag bevestigd")
     return RedirectResponse(f"/dossiers/{outcome.reference}", status_code=303)
 
@@ -365,7 +414,7 @@ def reject_online(id: uuid.UUID, request: Request, service: Service, caller: Cal
     try:
         service.reject_online(id, reden, caller.name)
     except DomainError as error:
-        return _page(request, "base.html", 409, errors=[(error.field or "", error.message)])
+        return _online_page(request, service, caller, 409, errors=[(error.field or "", error.message)])
     return RedirectResponse("/online", status_code=303)
 
 
@@ -441,8 +490,11 @@ def crisis_page(ref: str, request: Request, service: Service, caller: Caller) ->
 # --------------------------------------------------------------- request page
 
 ACTIONS = (
-    ("propose", "Voorstel doen", (("proposal", "Voorstel (referentie)", "text"), ("location", "Locatie (referentie of naam)", "text"),
-                                  ("start", "Start", "date"), ("days_per_week", "Dagen per week", "number"), ("on", "Datum", "date"))),
+    ("propose", "Voorstel doen", (("location", "Locatie", "select"),
+                                  ("location_other", "Of de naam van een locatie die niet geregistreerd is", "text"),
+                                  ("start", "Start van de opvang", "date"), ("days_per_week", "Dagen per week", "number"),
+                                  ("on", "Datum van het voorstel", "date"),
+                                  ("proposal", "Nummer van het voorstel (in dit dossier)", "text"))),
     ("accept", "Voorstel aanvaard", (("proposal", "Voorstel", "text"), ("on", "Datum van aanvaarding", "date"))),
     ("refuse", "Voorstel geweigerd", (("proposal", "Voorstel", "text"), ("on", "Datum", "date"), ("reason", "Reden", "text"))),
     ("cancel_placement", "Plaatsing annuleren", (("on", "Datum", "date"), ("reason", "Reden", "text"))),
@@ -463,7 +515,12 @@ ACTIONS = (
     ("correct_registration", "Registratie verbeteren (met reden)", (("request_date", "Juiste aanvraagdatum", "date"),
                                                                      ("desired_start", "Juiste gewenste start", "date"),
                                                                      ("days_per_week", "Juiste dagen per week", "number"),
+                                                                     *((f"contact_{key}", label, "text") for key, label in CONTACT_FIELDS),
                                                                      ("reason", "Reden van de verbetering", "text"))),
+    ("child_born", "Het kind is geboren", (("national_number", "Rijksregisternummer van het kind", "text"),
+                                          ("on", "Datum", "date"))),
+    ("move", "Het gezin verhuisde", (("municipality", "Nieuwe gemeente", "select"), ("on", "Datum", "date"))),
+    ("void", "Registratie schrappen (foutief geregistreerd)", (("reason", "Reden", "text"),)),
 )
 
 
@@ -483,7 +540,8 @@ def _fitting(command: str, r: CareRequest) -> bool:
     return {"propose": open_ and not placed, "accept": open_ and not placed and pending,
             "refuse": open_ and not placed and pending, "withdraw_proposal": open_ and not placed and pending,
             "cancel_placement": placed, "withdraw": open_, "reopen": not open_,
-            "solve_elsewhere": open_ and not placed, "change_wish": open_ and not placed}.get(command, True)
+            "solve_elsewhere": open_ and not placed, "change_wish": open_ and not placed,
+            "child_born": r.child_kind == "unborn", "move": open_}.get(command, True)
 
 
 def _next_proposal(r: CareRequest) -> str:
@@ -493,25 +551,29 @@ def _next_proposal(r: CareRequest) -> str:
     return f"V{n}"
 
 
-def _actions(r: CareRequest, today: str, prefill: dict[str, str], places: list[tuple[str, str]]) -> list[dict[str, Any]]:
+def _actions(r: CareRequest, today: str, prefill: dict[str, str], places: list[tuple[str, str]],
+             registered: list[dict[str, Any]], contact: dict[str, str]) -> list[dict[str, Any]]:
     """The follow-up forms that fit the request's state, prefilled with what the worker would type."""
     pending = [(p.reference, f"{p.reference}: {p.location}, vanaf {date(p.start)}")
                for p in r.proposals.values() if p.state == "pending"]
-    defaults = {("propose", "proposal"): _next_proposal(r), ("propose", "start"): r.wish_start.isoformat(),
+    locations = [("", "kies een geregistreerde locatie"),
+                 *((loc["ref"], f"{loc['name']} ({loc['municipality']}, {loc['left']} vrij)") for loc in registered)]
+    defaults = {("propose", "proposal"): _next_proposal(r), ("propose", "start"): max(r.wish_start.isoformat(), today),
                 ("propose", "days_per_week"): days(r.wish_days).replace(",", "."),
-                **{("propose", k): v for k, v in prefill.items()}}
+                **{("propose", k): v for k, v in prefill.items()},
+                **{("correct_registration", f"contact_{k}"): v for k, v in contact.items()}}
+    options = {"proposal": pending, "municipality": places, "location": locations,
+               "consent": [("true", "ja, gegeven"), ("false", "nee, ingetrokken")]}
     out = []
     for command, label, fields in ACTIONS:
         if not _fitting(command, r):
             continue
         out.append({"command": command, "label": label, "open": command == "propose" and bool(prefill), "fields": [
             {"name": name, "label": text, "type": "select" if command in PENDING_CHOICE and name == "proposal" else kind,
-             "required": kind != "tristate" and _required(command, name),
+             "required": kind != "tristate" and _required(command, name) and name != "location",
              "value": today if kind == "date" and name == "on" else defaults.get((command, name), ""),
-             "list": "locaties" if (command, name) == ("propose", "location") else None,
              "options": (pending if command in PENDING_CHOICE and name == "proposal" else
-                         places if (command, name) == ("solve_elsewhere", "municipality") else
-                         [("true", "ja, gegeven"), ("false", "nee, ingetrokken")] if kind == "select" else
+                         options.get(name) if kind == "select" else
                          [("", "ongewijzigd"), ("true", "ja"), ("false", "nee")] if kind == "tristate" else None)}
             for name, text, kind in fields]})
     return out
@@ -526,17 +588,44 @@ def _current_municipalities(service: Any) -> list[tuple[str, str]]:
                   key=lambda item: item[1])
 
 
+EVENT_NL = {"Registered": "geregistreerd", "RegistrationCorrected": "registratie verbeterd", "WishChanged": "wens gewijzigd",
+            "FamilyUpdated": "gezinssituatie bijgewerkt", "Moved": "verhuisd", "ConsentChanged": "toestemming gewijzigd",
+            "ChildBorn": "kind geboren", "ProposalMade": "voorstel gedaan", "ProposalRefused": "voorstel geweigerd",
+            "ProposalWithdrawn": "voorstel ingetrokken", "PlacementAccepted": "voorstel aanvaard",
+            "PlacementCancelled": "plaatsing geannuleerd", "ReceivedFrom": "overgenomen van een ander loket",
+            "ClosureCrisisFlagged": "locatie gesloten: dringend opvolgen",
+            "SolvedElsewhere": "opgelost in een andere gemeente", "Withdrawn": "ingetrokken", "Reopened": "heropend",
+            "Voided": "geschrapt (foutief geregistreerd)", "PersonalDataErased": "persoonsgegevens gewist"}
+
+
+def event_nl(name: str) -> str:
+    return EVENT_NL.get(name, name)
+
+
+def _detail(e: Any) -> str:
+    """What the event says beyond its name: the proposal, the location, the dates, the reason."""
+    parts = []
+    if getattr(e, "proposal", None) and type(e).__name__ != "Registered":
+        parts.append(f"voorstel {e.proposal}")
+    if isinstance(getattr(e, "location", None), str):
+        parts.append(e.location)
+    if isinstance(getattr(e, "start", None), dt.date):
+        parts.append(f"start {date(e.start)}")
+    if isinstance(getattr(e, "on", None), dt.date) and type(e).__name__ != "Registered":
+        parts.append(f"op {date(e.on)}")
+    if isinstance(getattr(e, "municipality", None), str) and type(e).__name__ in ("Moved", "SolvedElsewhere"):
+        parts.append(municipalities.name(e.municipality))
+    if getattr(e, "reason", None):
+        parts.append(f"reden: {e.reason}")
+    return ", ".join(parts)
+
+
 def _timeline(service: Any, r: CareRequest) -> list[dict[str, Any]]:
-    names = {"Registered": "geregistreerd", "ProposalMade": "voorstel gedaan", "PlacementAccepted": "voorstel aanvaard",
-             "ProposalRefused": "voorstel geweigerd", "PlacementCancelled": "plaatsing geannuleerd",
-             "Withdrawn": "ingetrokken", "Reopened": "heropend", "ConsentChanged": "toestemming gewijzigd",
-             "SolvedElsewhere": "opgelost in een andere gemeente", "PersonalDataErased": "persoonsgegevens gewist",
-             "ClosureCrisisFlagged": "locatie gesloten: dringend opvolgen"}
     out = []
     for e in service.history(r.reference):
         at = dt.datetime.fromisoformat(e.recorded_at)
-        out.append({"at": e.recorded_at, "when": at.strftime("%d/%m/%Y %H:%M"),
-                    "what": names.get(type(e).__name__, type(e).__name__), "by": e.by})
+        out.append({"at": e.recorded_at, "when": at.astimezone(BRUSSELS).strftime("%d/%m/%Y %H:%M"),
+                    "what": event_nl(type(e).__name__), "detail": _detail(e), "by": e.by})
     return out
 
 
@@ -555,7 +644,8 @@ def _request_page(request: Request, service: Any, caller: Login, reference: str,
             suggestions = for_request(view, r, today)["places"][:5]
         for loc in sorted(view.locations.values(), key=lambda loc: loc.name):
             if loc.closed_on is None:
-                registered.append({"ref": loc.reference, "name": loc.name, "left": view.places_left(loc)})
+                registered.append({"ref": loc.reference, "name": loc.name, "left": view.places_left(loc),
+                                   "municipality": municipalities.name(loc.municipality)})
         chosen = view.locations.get(location)
         if chosen is not None and chosen.closed_on is None:
             prefill = {"location": chosen.reference}
@@ -565,17 +655,33 @@ def _request_page(request: Request, service: Any, caller: Login, reference: str,
                 extra.setdefault("message", f"Let op: {chosen.name} meldt geen vrije plaats meer. "
                                             "Doe het voorstel alleen als de organisator een plaats bevestigt.")
     state = "geplaatst" if r.status == "open" and r.placement else STATUS_NL[r.status]
-    return _page(request, "request.html", status, r=r, state_nl=state, personal=service.personal_data(r),
+    personal = service.personal_data(r)
+    return _page(request, "request.html", status, r=r, state_nl=state, personal=personal,
                  contact_fields=CONTACT_FIELDS, municipality_name=municipalities.name(r.municipality),
                  hours=hours_nl(r.wish_hours), categories=_categories(r), category_nl=CATEGORY_NL,
                  timeline=_timeline(service, r), suggestions=suggestions, registered=registered,
-                 actions=_actions(r, today.isoformat(), prefill, _current_municipalities(service)),
+                 actions=_actions(r, today.isoformat(), prefill, _current_municipalities(service), registered,
+                                  ((personal or {}).get("contact") or {})),
                  proposals=list(r.proposals.values()), proposal_state=PROPOSAL_STATE_NL, **extra)
 
 
 @router.get("/dossiers/{ref}", response_class=HTMLResponse)
 def request_page(ref: str, request: Request, service: Service, caller: Caller, locatie: str = "") -> HTMLResponse:
     return _request_page(request, service, caller, ref, location=locatie[:64])
+
+
+def _registered_name(service: Any, name: str) -> str:
+    """A location typed by name: a registered location's reference when the name is one of theirs."""
+    if not name:
+        raise InvalidValue("Kies een geregistreerde locatie, of typ de naam van een locatie die niet geregistreerd is.",
+                           field="location")
+    with service.current.lock():
+        same = [loc for loc in service.current.refresh().locations.values()
+                if loc.closed_on is None and loc.name.casefold() == " ".join(name.split()).casefold()]
+    if len(same) > 1:
+        raise InvalidValue(f"{len(same)} geregistreerde locaties heten '{name}': kies de juiste in de lijst.",
+                           field="location")
+    return same[0].reference if same else name
 
 
 @router.post("/dossiers/{ref}/{command}")
@@ -596,17 +702,26 @@ async def follow_up(ref: str, command: str, request: Request, service: Service, 
     family = {k.removeprefix("family_"): fields.pop(k) == "true" for k in list(fields) if k.startswith("family_")}
     if family or command == "update_family":
         fields["family"] = family
+    contact = {k.removeprefix("contact_"): fields.pop(k).strip() for k in list(fields) if k.startswith("contact_")}
+    chosen, other = fields.pop("location", "").strip(), fields.pop("location_other", "").strip()
     from starlette.concurrency import run_in_threadpool
 
     def run() -> Response:
         try:
             r = service.get_request(ref)
+            if command == "propose":
+                fields["location"] = chosen or _registered_name(service, other)
+            if command == "correct_registration":
+                current = ((service.personal_data(r) or {}).get("contact") or {})
+                if contact != {k: v for k, v in current.items() if v}:  # only a changed contact is a correction
+                    fields["contact"] = contact
             payload = c.parse_payload(command, fields)
             _run(service, caller, command, r.reference, payload)
         except c.ShapeError as error:
             return _request_page(request, service, caller, ref, 422, errors=error.problems)
         except DomainError as error:
-            return _request_page(request, service, caller, ref, 409, errors=[(error.field or "", error.message)])
+            return _request_page(request, service, caller, ref, 422 if isinstance(error, InvalidValue) else 409,
+                                 errors=[(error.field or "", error.message)])
         return RedirectResponse(f"/dossiers/{r.reference}", status_code=303)
 
     return await run_in_threadpool(run)
@@ -638,7 +753,11 @@ def _year(jaar: str, service: Any) -> int:
 @router.get("/foto", response_class=HTMLResponse)
 def photo_page(request: Request, service: Service, jaar: str = "", moment: str = "", controle: str = "",
                genomen: str = "") -> HTMLResponse:
-    year = _year(jaar, service)
+    return _photo_page(request, service, _year(jaar, service), moment, controle, genomen)
+
+
+def _photo_page(request: Request, service: Any, year: int, moment: str, controle: str = "", genomen: str = "",
+                status: int = 200, errors: list[tuple[str, str]] | None = None) -> HTMLResponse:
     as_of = _local_moment(moment) or default_moment(year)
     photo = service.photo(year, as_of)
     local = as_of.astimezone(BRUSSELS)
@@ -650,27 +769,40 @@ def photo_page(request: Request, service: Service, jaar: str = "", moment: str =
     checked = {r.stored["id"]: r.identical for r in book.verify(year)} if controle and book.stored(year) else {}
     stored = [{"id": str(e.originator_id), "taken_by": e.taken_by, "identical": checked.get(str(e.originator_id)),
                "position": e.position,
+               "taken_at": dt.datetime.fromisoformat(e.taken_at).astimezone(BRUSSELS).strftime("%d/%m/%Y %H:%M"),
                "moment": dt.datetime.fromisoformat(e.as_of).astimezone(BRUSSELS).strftime("%d/%m/%Y %H:%M"),
                "moment_value": dt.datetime.fromisoformat(e.as_of).astimezone(BRUSSELS).strftime("%Y-%m-%dT%H:%M")}
               for e in book.stored(year)]
     message = "De foto is genomen en bewaard; ze staat nu ook op de publieke cijferpagina." if genomen else None
-    return _page(request, "photo.html", year=year, photo=photo, rows=rows, stored=stored, buckets=BUCKET_NL,
-                 moment_text=local.strftime("%d/%m/%Y %H:%M"), moment_value=link["moment"],
-                 as_of_param=quote(local.isoformat()), message=message)
+    now = service.now()
+    note = ("Dit moment ligt nog in de toekomst: de tabel toont wat het loket nu weet."
+            if as_of > now else None)
+    return _page(request, "photo.html", status, year=year, photo=photo, rows=rows, stored=stored, buckets=BUCKET_NL,
+                 moment_text=local.strftime("%d/%m/%Y %H:%M"), moment_value=link["moment"], note=note,
+                 as_of_param=quote(local.isoformat()), message=message, errors=errors)
 
 
 @router.post("/foto/{year}/nemen")
 def take_photo(year: int, request: Request, service: Service, caller: Caller,
                moment: Annotated[str, Form(max_length=40)] = "",
-               bevestigd: Annotated[str, Form(max_length=10)] = "") -> Response:
+               bevestigd: Annotated[str, Form(max_length=10)] = "",
+               herhalen: Annotated[str, Form(max_length=10)] = "") -> Response:
     if bevestigd != "ja":
-        return _page(request, "base.html", 422, errors=[("Bevestiging", "Vink aan dat u de foto op dit moment wilt "
-                                                         "nemen: een genomen foto wordt bewaard en gepubliceerd.")])
+        return _photo_page(request, service, year, moment, status=422, errors=[
+            ("Bevestiging", "Vink aan dat u de foto op dit moment wilt nemen: een genomen foto wordt bewaard en "
+                            "gepubliceerd.")])
+    book = PhotoBook(service)
+    wanted = _local_moment(moment) or default_moment(year)
+    if any(dt.datetime.fromisoformat(e.as_of) == wanted for e in book.stored(year)) and herhalen != "ja":
+        return _photo_page(request, service, year, moment, status=409, errors=[
+            ("Moment", f"Er is al een foto van {year} op {wanted.strftime('%d/%m/%Y %H:%M')}. Neem ze alleen opnieuw als "
+                       "er sindsdien iets verbeterd werd: vink dan ook 'opnieuw' aan.")])
     try:
-        PhotoBook(service).take(year, _local_moment(moment), caller.name)
+        book.take(year, wanted, caller.name)
     except DomainError as error:
-        return _page(request, "base.html", 422, errors=[(error.field or "", error.message)])
-    return RedirectResponse(f"/foto?jaar={year}&genomen=1", status_code=303)
+        return _photo_page(request, service, year, moment, status=422, errors=[(error.field or "", error.message)])
+    return RedirectResponse(f"/foto?jaar={year}&moment={quote(wanted.strftime('%Y-%m-%dT%H:%M'))}&genomen=1",
+                            status_code=303)
 
 
 @router.get("/foto/{year}/dossiers", response_class=HTMLResponse)
@@ -682,7 +814,8 @@ def drill_page(year: int, request: Request, service: Service, gemeente: str = ""
     except DomainError as error:
         return _page(request, "base.html", 422, errors=[(error.field or "", error.message)])
     when = dt.datetime.fromisoformat(found["as_of"]).astimezone(BRUSSELS)
-    return _page(request, "drill.html", d=found, year=year, bucket_nl=dict(BUCKET_NL)[cijfer],
+    category_text = "alle opvangvragen" if categorie == "all" else CATEGORY_NL.get(categorie, categorie)
+    return _page(request, "drill.html", d=found, year=year, bucket_nl=dict(BUCKET_NL)[cijfer], category_text=category_text,
                  place=municipalities.name(found["municipality"], year) if found["municipality"] else "alle gemeenten",
                  moment_text=when.strftime("%d/%m/%Y %H:%M"))
 
@@ -701,7 +834,11 @@ def restatement_page(year: int, request: Request, service: Service, moment: str 
         then = found["stored"]["municipalities"].get(nis, {}).get("all", dict.fromkeys(keys, 0))
         now = found["known_now"]["municipalities"].get(nis, {}).get("all", dict.fromkeys(keys, 0))
         rows.append({"name": municipalities.name(nis, year), "then": [then[k] for k in keys], "now": [now[k] for k in keys]})
-    return _page(request, "restatement.html", f=found, year=year, rows=rows, buckets=BUCKET_NL,
+    for changed in found["changed_requests"]:
+        for e in changed["events"]:
+            e["what_nl"] = event_nl(e["what"])
+    then_at = dt.datetime.fromisoformat(found["photo"]["as_of"]).astimezone(BRUSSELS).strftime("%d/%m/%Y %H:%M")
+    return _page(request, "restatement.html", f=found, year=year, rows=rows, buckets=BUCKET_NL, then_at=then_at,
                  outcome_nl={"answered": "beantwoord", "no_proposal": "geen voorstel", "not_accepted": "niet aanvaard",
                              "deviating": "afwijkend", "withdrawn": "ingetrokken"})
 
