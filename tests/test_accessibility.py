@@ -135,7 +135,7 @@ def test_an_error_summary_is_announced_and_names_the_field_by_its_label(client) 
     token = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page).group(1)
     wrong = client.post("/intake", data={"csrf_token": token, "desired_start": "2025-13-01", "days_per_week": "4",
                                          "municipality": "24062", "doen": "controleren"}).text
-    summary = re.search(r'<div class="fouten" role="alert" tabindex="-1">.*?</div>', wrong, re.S)
+    summary = re.search(r'<div class="fouten" role="alert" tabindex="-1" autofocus>.*?</div>', wrong, re.S)
     assert summary is not None and "<strong>Gewenste startdatum</strong>" in summary.group(0)
     assert not Page(wrong).problems()
 

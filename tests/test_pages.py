@@ -115,6 +115,11 @@ def test_searching_by_name_is_a_post_and_is_in_the_access_log(browser) -> None:
     entries = browser.app.state.service.access_log.entries(request="W-1")
     assert [(e.user, e.purpose) for e in entries] == [("wanda", "web:zoeken op naam")]
     assert browser.post("/zoeken", data={"naam": "fatima"}).status_code == 403  # no CSRF token, no search
+    loose = browser.post("/zoeken", data={"naam": "  TESTÖUDER ", "csrf_token": token})  # case, accents, spaces
+    assert "/dossiers/W-1" in loose.text
+    browser.post("/dossiers/W-1/withdraw", data={"on": dt.date.today().isoformat(), "reason": "verhuisd", "csrf_token": token})
+    closed = browser.post("/zoeken", data={"naam": "fatima", "csrf_token": token})  # closed dossiers too
+    assert "/dossiers/W-1" in closed.text and "ingetrokken" in closed.text
 
 
 def test_the_request_page_shows_the_family_the_reasons_and_the_timeline_and_records_the_read(browser) -> None:

@@ -29,7 +29,7 @@ BABY_TODDLER, OUT_OF_SCHOOL = "baby_toddler", "out_of_school"
 
 STATUS_NL = {
     OPEN: "open",
-    WITHDRAWN: "vervallen (ingetrokken)",
+    WITHDRAWN: "ingetrokken",
     SOLVED_ELSEWHERE: "opgelost in een andere gemeente",
     VOIDED: "geschrapt (foutieve registratie)",
 }

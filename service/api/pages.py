@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -216,27 +217,38 @@ def dashboard(request: Request, service: Service, gemeente: str = "", categorie:
                  query={k: v for k, v in filters.items() if v})
 
 
+def _folded(text: str) -> str:
+    """A name as a search compares it: no accents, no case, single spaces ("Maës" finds "Maes")."""
+    plain = unicodedata.normalize("NFKD", text)
+    return " ".join("".join(ch for ch in plain if not unicodedata.combining(ch)).casefold().split())
+
+
 @router.post("/zoeken", response_class=HTMLResponse)
 def search(request: Request, service: Service, caller: Caller, naam: Annotated[str, Form(max_length=100)] = "") -> HTMLResponse:
-    """Search open requests by a family's name (a POST: a name never goes into a URL)."""
-    wanted = naam.strip().lower()
+    """Search every dossier (open ones first) by a family's name: a POST, so a name never goes into a URL."""
+    wanted = _folded(naam)
     everything = service.open_requests(every_care_type=True)
     found, names = [], {}
     if len(wanted) >= 2:
-        for r in everything:
+        with service.current.lock():
+            known = list(service.current.refresh().requests.values())
+        open_ids = {r.id for r in everything}
+        for r in sorted(known, key=lambda r: (r.id not in open_ids, r.reference)):
             data = service.personal_data(r)
             name = ((data or {}).get("contact") or {}).get("name", "")
-            if wanted in name.lower():
+            if name and wanted in _folded(name):
                 found.append(r)
                 names[r.reference] = name
         service.access_log.record_many(caller.name, caller.role, log.READ, [r.reference for r in found],
                                        "web:zoeken op naam")
-    rows = [{**_row(r), "name": names[r.reference]} for r in found]
+    rows = [{**_row(r), "name": names[r.reference],
+             "state": "" if r.is_open else ("geplaatst" if r.placement else STATUS_NL[r.status])} for r in found]
+    shown = " ".join(naam.split())
     return _page(request, "dashboard.html", rows=rows, found=len(rows), total=len(everything), with_names=True,
                  page=1, pages=1, municipalities=[], categories=list(CATEGORY_NL.items()),
-                 standings=list(STANDING_NL.items()), filters={}, query={},
-                 message=f"{len(found)} open vraag/vragen met '{naam.strip()}' in de naam." if len(wanted) >= 2
-                 else "Geef minstens twee letters van de naam.")
+                 standings=list(STANDING_NL.items()), filters={}, query={}, searched=shown,
+                 message=(f"{len(found)} dossier(s) met '{shown}' in de naam (open dossiers eerst)."
+                          if len(wanted) >= 2 else "Geef minstens twee letters van de naam."))
 
 
 # ----------------------------------------------------------------- the intake
