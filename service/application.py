@@ -52,6 +52,7 @@ from service.keyring import load_secrets
 from service.ledger import Ledger
 from service.matching import domain_order
 from service.projections.photo import default_moment, fold, take_photo
+from service.projections.readmodel import FiguresView
 from service.projections.rules import RuleSet, rules_for
 from service.settings import Settings
 from service.sidedb import SideDB, private_file
@@ -155,10 +156,14 @@ class LoketService:
         self.access_log = AccessLog(self._accounts_db)
         self._write_lock = threading.Lock()
         self.current = CurrentView(lambda start: self.recorded_events(topics=RECORDED_TOPICS, start=start))
+        self.figures = FiguresView(settings, self.events.recorder, self.events.mapper,
+                                   lambda rid, version: self.events.repository.get(rid, version=version),
+                                   REQUEST_TOPICS)
         self._area = frozenset(code for nis in settings.area for code in municipalities.related(nis))
         self._latest: dt.datetime | None = self._read_latest()
 
     def close(self) -> None:
+        self.figures.close()
         self.ledger.close()
         self.events.close()
         self._keys_db.close()
@@ -804,8 +809,33 @@ class LoketService:
         self, year: int, as_of: dt.datetime | None = None, upto: int | None = None, rules: RuleSet | None = None
     ) -> dict[str, Any]:
         """The photo of `year` as known at `as_of`; a rebuild passes the stored position and rule set."""
+        return self.photo_with_source(year, as_of, upto, rules)[0]
+
+    def photo_with_source(
+        self, year: int, as_of: dt.datetime | None = None, upto: int | None = None, rules: RuleSet | None = None
+    ) -> tuple[dict[str, Any], str]:
+        """The photo and how it was computed: "view" or "replay".
+
+        Asked as known now (no `upto`), it is read from the figures view, caught up first; when the
+        view cannot catch up in time it is replayed from the events (never read from a lagging view).
+        A rebuild up to a stored position is always a replay: that is the proof.
+        """
         moment = as_of or default_moment(year)
-        return take_photo(self.recorded_events(stop=upto), year, moment, rules or rules_for(year), self.settings.area)
+        rules = rules or rules_for(year)
+        if upto is None:
+            position = self.view_position(moment)
+            if position is not None:
+                total, per_municipality = self.figures.figures(year, position, rules, self.settings.area)
+                return {"year": year, "as_of": moment.isoformat(), "position": position, "rules": rules.name,
+                        "rules_description": rules.description, "total": total,
+                        "municipalities": per_municipality}, "view"
+        return take_photo(self.recorded_events(stop=upto), year, moment, rules, self.settings.area), "replay"
+
+    def view_position(self, moment: dt.datetime) -> int | None:
+        """The position the photo at `moment` covers, from a caught-up figures view (None: it is not)."""
+        if self.figures.ready(self.settings.view_wait) is None:
+            return None
+        return self.figures.position_at(moment)
 
     def request_states(self, as_of: dt.datetime, upto: int | None = None) -> tuple[dict[uuid.UUID, CareRequest], int]:
         return fold(self.recorded_events(stop=upto), as_of)
