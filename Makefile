@@ -70,8 +70,12 @@ $(DEMO_DB): $(DEMO_DATA) | $(STAMP)
 	LOKET_STORE=$(DEMO_STORE) $(BIN)/loket import $(DEMO_DATA) || { rm -f $@ $@-* $@.*; exit 1; }
 
 # --- bench ---------------------------------------------------------------------
-bench: $(STAMP)
+bench: $(STAMP) $(VENV)/.bench
 	bash scripts/with-postgres $(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
+$(VENV)/.bench: pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
 
 # --- clean ---------------------------------------------------------------------
 clean:

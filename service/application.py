@@ -52,6 +52,7 @@ from service.keyring import load_secrets
 from service.ledger import Ledger
 from service.matching import domain_order
 from service.projections.photo import default_moment, fold, take_photo
+from service.projections.readmodel import FiguresView
 from service.projections.rules import RuleSet, rules_for
 from service.settings import Settings
 from service.sidedb import SideDB, private_file
@@ -104,34 +105,124 @@ class Outcome:
     position: int | None = None
 
 
+class AggregateCache:
+    """Aggregates as this process last saved them, kept between the transactions of one import.
+
+    Before each use it reads the positions recorded since it last looked and forgets every
+    aggregate another process changed there, so it never hands out a stale aggregate; a race
+    it cannot see (a save between that look and our own) is a version conflict in the store,
+    after which the cache is emptied and the lines are redone on fresh state.
+    """
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self.items: dict[uuid.UUID, Aggregate | None] = {}
+        self.limit = limit  # bounded memory: beyond it the cache starts over
+        self.position: int | None = None
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.position = None
+
+    def sync(self, recorder: Any, own: frozenset[int] = frozenset()) -> None:
+        """Forget what others recorded since the last look (`own`: positions this process just saved)."""
+        head = recorder.max_notification_id() or 0
+        if self.position is None or len(self.items) > self.limit or head - self.position > 5000:
+            self.items.clear()
+        elif head > self.position:
+            for note in recorder.select_notifications(self.position + 1, 5000, stop=head):
+                if note.id not in own:
+                    self.items.pop(uuid.UUID(str(note.originator_id)), None)
+        self.position = head
+
+
 @dataclass
 class UnitOfWork:
     """Aggregates loaded or created while handling commands, saved together."""
 
     app: LoketEvents
+    cache: AggregateCache | None = None
     loaded: dict[uuid.UUID, Aggregate | None] = field(default_factory=dict)
     events: list[Any] = field(default_factory=list)
+    touched: dict[uuid.UUID, None] = field(default_factory=dict)  # since the last collect
 
     def get(self, aggregate_id: uuid.UUID) -> Any:
         if aggregate_id not in self.loaded:
-            try:
-                self.loaded[aggregate_id] = self.app.repository.get(aggregate_id)
-            except AggregateNotFoundError:
-                self.loaded[aggregate_id] = None
+            if self.cache is not None and aggregate_id in self.cache.items:
+                self.loaded[aggregate_id] = self.cache.items[aggregate_id]
+            else:
+                try:
+                    self.loaded[aggregate_id] = self.app.repository.get(aggregate_id)
+                except AggregateNotFoundError:
+                    self.loaded[aggregate_id] = None
+        self.touched[aggregate_id] = None
         return self.loaded[aggregate_id]
 
     def add(self, aggregate: Aggregate) -> None:
         self.loaded[aggregate.id] = aggregate
+        self.touched[aggregate.id] = None
 
     def collect(self) -> None:
-        """Take the events a command triggered, so the store records them in command order."""
-        for aggregate in self.loaded.values():
+        """Take the events a command triggered, so the store records them in command order.
+
+        Only aggregates the command got or added can have triggered events."""
+        for aggregate_id in self.touched:
+            aggregate = self.loaded.get(aggregate_id)
             if aggregate is not None and aggregate.pending_events:
                 self.events.extend(aggregate.collect_events())
+        self.touched.clear()
 
     def pending(self) -> list[Any]:
         self.collect()
         return self.events
+
+    def prefetch(self, ids: Sequence[uuid.UUID]) -> None:
+        """Load many aggregates with one query (a new one is known not to exist without a query each)."""
+        wanted = list(dict.fromkeys(i for i in ids if i not in self.loaded
+                                    and (self.cache is None or i not in self.cache.items)))
+        if not wanted:
+            return
+        found: dict[uuid.UUID, Aggregate | None] = dict.fromkeys(wanted)
+        for stored in _select_many(self.app.recorder, wanted):
+            event = self.app.mapper.to_domain_event(stored)
+            found[event.originator_id] = event.mutate(found[event.originator_id])
+        self.loaded.update(found)
+
+    def saved(self, recordings: Sequence[Any]) -> None:
+        """The events are recorded: keep the aggregates as they are now for the next transaction."""
+        if self.cache is not None:
+            self.cache.sync(self.app.recorder, own=frozenset(r.notification.id for r in recordings))
+            self.cache.items.update(self.loaded)
+
+
+def _select_many(recorder: Any, ids: Sequence[uuid.UUID]) -> list[Any]:
+    """The stored events of many aggregates, each in version order (the library selects one at a time)."""
+    from eventsourcing.persistence import StoredEvent
+
+    table = recorder.events_table_name
+    columns = "originator_id, originator_version, topic, state"
+    out: list[Any] = []
+    for start in range(0, len(ids), 900):
+        part = ids[start:start + 900]
+        if hasattr(recorder.datastore, "schema"):  # PostgreSQL
+            from psycopg.sql import SQL, Identifier
+
+            query = SQL("SELECT {c} FROM {s}.{t} WHERE originator_id = ANY(%s) ORDER BY originator_id, "
+                        "originator_version").format(c=SQL(columns), s=Identifier(recorder.datastore.schema),
+                                                     t=Identifier(table))
+            with recorder.datastore.get_connection() as conn, conn.cursor() as cur:
+                cur.execute(query, (list(part),))
+                rows = [(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
+                        for r in cur.fetchall()]
+        else:
+            marks = ", ".join("?" * len(part))
+            with recorder.datastore.transaction(commit=False) as cur:
+                cur.execute(f"SELECT {columns} FROM {table} WHERE originator_id IN ({marks}) "
+                            "ORDER BY originator_id, originator_version", [i.hex for i in part])
+                rows = [(recorder.convert_originator_id(r["originator_id"]), r["originator_version"], r["topic"],
+                         r["state"]) for r in cur.fetchall()]
+        out += [StoredEvent(originator_id=oid, originator_version=version, topic=topic, state=state)
+                for oid, version, topic, state in rows]
+    return out
 
 
 class LoketService:
@@ -155,10 +246,14 @@ class LoketService:
         self.access_log = AccessLog(self._accounts_db)
         self._write_lock = threading.Lock()
         self.current = CurrentView(lambda start: self.recorded_events(topics=RECORDED_TOPICS, start=start))
+        self.figures = FiguresView(settings, self.events.recorder, self.events.mapper,
+                                   lambda rid, version: self.events.repository.get(rid, version=version),
+                                   REQUEST_TOPICS)
         self._area = frozenset(code for nis in settings.area for code in municipalities.related(nis))
         self._latest: dt.datetime | None = self._read_latest()
 
     def close(self) -> None:
+        self.figures.close()
         self.ledger.close()
         self.events.close()
         self._keys_db.close()
@@ -251,29 +346,66 @@ class LoketService:
                 return outcome
         raise AssertionError("unreachable")
 
-    def execute_batch(self, commands: Sequence[c.Command]) -> list[Outcome | DomainError]:
-        """Many commands in one transaction; each refused one is returned as its error."""
+    def execute_batch(
+        self, commands: Sequence[c.Command], cache: AggregateCache | None = None
+    ) -> list[Outcome | DomainError]:
+        """Many commands in one transaction; each refused one is returned as its error.
+
+        An import passes a `cache` to keep the aggregates it saved for its next batch."""
         with self._write_lock:
-            uow = UnitOfWork(self.events)
+            if cache is not None:
+                cache.sync(self.events.recorder)
+            uow = UnitOfWork(self.events, cache)
+            uow.prefetch([i for command in commands for i in self._ids_of(command)])
+            self.vault.prefetch([agg.key_id for command in commands
+                                 if isinstance(command.payload, c.ChildBorn | c.CorrectRegistration)
+                                 and isinstance(agg := uow.get(request_id(command.target)), CareRequest)])
             results: list[Outcome | DomainError] = []
             latest = self._latest
-            for command in commands:
-                try:
-                    self._check_time(command, latest)
-                    results.append(self._handle(command, uow))
-                    uow.collect()
-                    latest = command.recorded_at
-                except DomainError as error:
-                    results.append(error)
-                    self._remember_refusal(command, error, uow)
             try:
-                self._save(uow)
+                for command in commands:
+                    try:
+                        self._check_time(command, latest)
+                        results.append(self._handle(command, uow))
+                        uow.collect()
+                        latest = command.recorded_at
+                    except DomainError as error:
+                        results.append(error)
+                        self._remember_refusal(command, error, uow)
+            finally:
+                self.vault.forget_batch()
+            try:
+                recordings = self._save(uow)
             except IntegrityError:
                 # Another writer got there first: redo the lines one by one on fresh state.
+                if cache is not None:
+                    cache.clear()
                 return [self._retry_single(cmd) for cmd in commands]
+            except BaseException:
+                if cache is not None:
+                    cache.clear()  # its aggregates hold events that were not recorded
+                raise
+            uow.saved(recordings)
             if latest is not None:
                 self._advance(latest)
             return results
+
+    def _ids_of(self, command: c.Command) -> list[uuid.UUID]:
+        """The aggregates a command will look up first (to load them for a whole batch at once)."""
+        if command.on_location:
+            return [location_id(command.target)]
+        ids = [request_id(command.target)] if command.target and not _looks_like_id(command.target) else []
+        p = command.payload
+        try:
+            if isinstance(p, c.Register):
+                ids.append(child_index_id(self._child_key(p.child)[0]))
+            elif isinstance(p, c.ChildBorn):
+                ids.append(child_index_id(self._child_key(c.Child(national_number=p.national_number), "")[0]))
+            elif isinstance(p, c.Propose) and _is_reference(p.location):
+                ids.append(location_id(p.location))
+        except DomainError:  # a wrong number: the command itself refuses it, naming the field
+            pass
+        return ids
 
     def _remember_refusal(self, command: c.Command, error: DomainError, uow: UnitOfWork) -> None:
         if command.source is not None and error.lasting:
@@ -810,8 +942,33 @@ class LoketService:
         self, year: int, as_of: dt.datetime | None = None, upto: int | None = None, rules: RuleSet | None = None
     ) -> dict[str, Any]:
         """The photo of `year` as known at `as_of`; a rebuild passes the stored position and rule set."""
+        return self.photo_with_source(year, as_of, upto, rules)[0]
+
+    def photo_with_source(
+        self, year: int, as_of: dt.datetime | None = None, upto: int | None = None, rules: RuleSet | None = None
+    ) -> tuple[dict[str, Any], str]:
+        """The photo and how it was computed: "view" or "replay".
+
+        Asked as known now (no `upto`), it is read from the figures view, caught up first; when the
+        view cannot catch up in time it is replayed from the events (never read from a lagging view).
+        A rebuild up to a stored position is always a replay: that is the proof.
+        """
         moment = as_of or default_moment(year)
-        return take_photo(self.recorded_events(stop=upto), year, moment, rules or rules_for(year), self.settings.area)
+        rules = rules or rules_for(year)
+        if upto is None:
+            position = self.view_position(moment)
+            if position is not None:
+                total, per_municipality = self.figures.figures(year, position, rules, self.settings.area)
+                return {"year": year, "as_of": moment.isoformat(), "position": position, "rules": rules.name,
+                        "rules_description": rules.description, "total": total,
+                        "municipalities": per_municipality}, "view"
+        return take_photo(self.recorded_events(stop=upto), year, moment, rules, self.settings.area), "replay"
+
+    def view_position(self, moment: dt.datetime) -> int | None:
+        """The position the photo at `moment` covers, from a caught-up figures view (None: it is not)."""
+        if self.figures.ready(self.settings.view_wait) is None:
+            return None
+        return self.figures.position_at(moment)
 
     def request_states(self, as_of: dt.datetime, upto: int | None = None) -> tuple[dict[uuid.UUID, CareRequest], int]:
         return fold(self.recorded_events(stop=upto), as_of)

@@ -56,6 +56,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         finally:
             if bar:
                 bar.close()
+        service.figures.ready(wait=60.0)  # the figures view takes the history in now, not at the first photo
     except FileRefused as refused:
         print(f"Bestand geweigerd, er werd niets geregistreerd ({args.file}):", file=sys.stderr)
         for number, message in refused.problems:
@@ -280,6 +281,34 @@ def cmd_import_archive(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     print(f"Archief {args.file} geladen: {report.events} gebeurtenissen, kop positie {report.head[0]}, "
           f"schakel {report.head[1]}. Controleer met loket verify-log en loket verify-photo JAAR.")
+    return EXIT_OK
+
+
+def cmd_rebuild_views(args: argparse.Namespace) -> int:
+    """The figures view dropped and built again from the whole event log (one transaction)."""
+    import time
+
+    with _existing_store() as service:
+        started = time.perf_counter()
+        bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(total=service.events.recorder.max_notification_id() or 0, unit="positie",
+                       desc="cijferweergave", file=sys.stderr)
+
+        def progress(position: int, head: int) -> None:
+            if bar is not None:
+                bar.update(position - bar.n)
+
+        try:
+            position = service.figures.rebuild(progress=progress)
+        finally:
+            if bar is not None:
+                bar.close()
+        size = service.figures.size()
+    print(f"Cijferweergave herbouwd tot positie {position}: {size['rows']} rijen, {size['moments']} momenten, "
+          f"in {time.perf_counter() - started:.1f} s.")
     return EXIT_OK
 
 
@@ -611,6 +640,9 @@ def parser() -> argparse.ArgumentParser:
     imp_archive = sub.add_parser("import-archive", help="een archief laden in een lege opslag (SQLite of PostgreSQL)")
     imp_archive.add_argument("file")
     imp_archive.set_defaults(run=cmd_import_archive)
+
+    views = sub.add_parser("rebuild-views", help="de cijferweergave (leesmodel van de foto) opnieuw opbouwen uit het logboek")
+    views.set_defaults(run=cmd_rebuild_views)
 
     drill = sub.add_parser("drill", help="de dossiers achter een cijfer")
     drill.add_argument("year", type=_year)

@@ -334,11 +334,12 @@ class Command(BaseModel):
 
 def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A JSON object hook: a key given twice is refused, never silently the last one."""
-    keys = [k for k, _ in pairs]
-    doubles = sorted({k for k in keys if keys.count(k) > 1})
-    if doubles:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        keys = [k for k, _ in pairs]
+        doubles = sorted({k for k in keys if keys.count(k) > 1})
         raise ValueError(f"veld {', '.join(doubles)} staat er meer dan eens")
-    return dict(pairs)
+    return obj
 
 
 class ShapeError(ValueError):

@@ -7,18 +7,19 @@ records nothing twice.
 
 from __future__ import annotations
 
+import codecs
 import errno
 import hashlib
 import hmac
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from service.aggregates.errors import DomainError
-from service.application import LoketService
+from service.application import AggregateCache, LoketService
 from service.commands import Command, ShapeError, no_duplicate_keys, parse_line
 
 MAX_PROBLEMS = 50
@@ -63,25 +64,38 @@ def _normalized(value: Any) -> Any:
 
 
 
-def _read_text(path: Path) -> str:
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each line, read from disk as it is used (memory does not grow with the file).
+
+    Only a newline ends a line (a U+2028 inside a name is text); the file must be UTF-8."""
     try:
-        raw = path.read_bytes()
+        handle = path.open("rb")
     except OSError as error:
         reason = {errno.ENOENT: "het bestaat niet", errno.EACCES: "geen toegang", errno.EISDIR: "het is een map"}
         raise FileRefused([(0, f"het bestand kan niet gelezen worden: {reason.get(error.errno, error.strerror)}")]) from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise FileRefused([(line, "geen geldige UTF-8-tekst")]) from None
+    with handle:
+        try:
+            for number, raw in enumerate(handle, start=1):  # binary lines end at b"\n" only
+                if number == 1:
+                    raw = raw.removeprefix(codecs.BOM_UTF8)
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise FileRefused([(number, "geen geldige UTF-8-tekst")]) from None
+                yield number, text.removesuffix("\n").removesuffix("\r")
+        except IsADirectoryError:
+            raise FileRefused([(0, "het bestand kan niet gelezen worden: het is een map")]) from None
 
 
-def _parse(text: str, key: bytes) -> Iterator[tuple[int, Command | str]]:
-    """(line number, command) for each line, or (line number, what is wrong with it)."""
-    seen: Counter[str] = Counter()
+def _parse(lines: Iterable[tuple[int, str]], key: bytes,
+           digests: Iterator[str] | None = None) -> Iterator[tuple[int, Command | str]]:
+    """(line number, command) for each line, or (line number, what is wrong with it).
+
+    With `digests` (of a first pass over the same file), each command takes the next one
+    instead of computing it again."""
+    seen: Counter[bytes] = Counter()  # by a hash of the canonical form: memory grows by a few bytes a line
     previous = None
-    for number, line in enumerate(text.split("\n"), start=1):  # only \n ends a line, not U+2028
-        line = line.removesuffix("\r")
+    for number, line in lines:
         if not line.strip():
             continue
         try:
@@ -92,15 +106,20 @@ def _parse(text: str, key: bytes) -> Iterator[tuple[int, Command | str]]:
         except ValueError as error:
             yield number, str(error)
             continue
-        canonical = json.dumps(_normalized(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        if digests is not None:
+            source = next(digests)
+        else:
+            canonical = json.dumps(_normalized(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            try:
+                encoded = canonical.encode("utf-8")
+            except UnicodeEncodeError:
+                yield number, "bevat een ongeldig teken (een losse \\ud800-\\udfff escape)"
+                continue
+            short = hashlib.blake2b(encoded, digest_size=16).digest()
+            seen[short] += 1
+            source = _digest(key, canonical, seen[short])
         try:
-            canonical.encode("utf-8")
-        except UnicodeEncodeError:
-            yield number, "bevat een ongeldig teken (een losse \\ud800-\\udfff escape)"
-            continue
-        seen[canonical] += 1
-        try:
-            command = parse_line(obj, _digest(key, canonical, seen[canonical]))
+            command = parse_line(obj, source)
         except ShapeError as error:
             yield number, str(error)
             continue
@@ -111,41 +130,44 @@ def _parse(text: str, key: bytes) -> Iterator[tuple[int, Command | str]]:
         yield number, command
 
 
-def read_history(path: Path, key: bytes) -> tuple[str, list[str]]:
-    """The file's text and the digest of each line, or FileRefused naming each bad line.
+def read_history(path: Path, key: bytes) -> list[str]:
+    """The digest of each line, or FileRefused naming each bad line (nothing is recorded then).
 
-    Only digests are kept: the commands are parsed again, a batch at a time, when applied.
+    Only digests are kept: the file is read and parsed again, a batch at a time, when applied.
     """
-    text = _read_text(path)
     problems: list[tuple[int, str]] = []
     digests: list[str] = []
-    for number, item in _parse(text, key):
-        if isinstance(item, str):
-            problems.append((number, item))
-            if len(problems) >= MAX_PROBLEMS:
-                break
-        elif item.source is not None:
-            digests.append(item.source)
+    try:
+        for number, item in _parse(_lines(path), key):
+            if isinstance(item, str):
+                problems.append((number, item))
+                if len(problems) >= MAX_PROBLEMS:
+                    break
+            elif item.source is not None:
+                digests.append(item.source)
+    except FileRefused as unreadable:  # the rest cannot be read: what was wrong before it, and that
+        problems += unreadable.problems
     if problems:
         raise FileRefused(problems)
     if not digests:
         raise FileRefused([(0, "het bestand bevat geen enkele opdracht")])
-    return text, digests
+    return digests
 
 
 def import_history(
     service: LoketService, path: Path, on_progress: Callable[[int], None] | None = None
 ) -> ImportReport:
     key = service.vault.hash_secret
-    text, digests = read_history(path, key)
+    digests = read_history(path, key)
     report = ImportReport(lines=len(digests))
     known = service.known_sources()
     report.already_recorded = sum(1 for d in digests if d in known and known[d] is None)
     if on_progress:
         on_progress(report.already_recorded)
     batch: list[tuple[int, Command]] = []
-    for number, item in _parse(text, key):
-        if isinstance(item, str):  # cannot happen: the same text was checked whole above
+    cache = AggregateCache()  # the aggregates of one batch stay known to the next: one read less per line
+    for number, item in _parse(_lines(path), key, iter(digests)):
+        if isinstance(item, str):  # cannot happen: the same file was checked whole above
             raise FileRefused([(number, item)])
         if item.source in known:
             earlier = known[item.source]
@@ -154,18 +176,18 @@ def import_history(
             continue
         batch.append((number, item))
         if len(batch) >= service.settings.import_batch:
-            _apply(service, batch, report, on_progress)
+            _apply(service, batch, report, on_progress, cache)
             batch = []
     if batch:
-        _apply(service, batch, report, on_progress)
+        _apply(service, batch, report, on_progress, cache)
     return report
 
 
 def _apply(
     service: LoketService, batch: list[tuple[int, Command]], report: ImportReport,
-    on_progress: Callable[[int], None] | None,
+    on_progress: Callable[[int], None] | None, cache: AggregateCache,
 ) -> None:
-    results = service.execute_batch([cmd for _, cmd in batch])
+    results = service.execute_batch([cmd for _, cmd in batch], cache)
     for (number, _), result in zip(batch, results, strict=True):
         if isinstance(result, DomainError):
             report.refused.append((number, result.message))

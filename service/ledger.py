@@ -178,9 +178,11 @@ class Store:
         return (row[0], row[1]) if row else (0, GENESIS)
 
     def insert_links(self, links: Sequence[tuple[int, str]]) -> None:
-        conflict = "ON CONFLICT (position) DO NOTHING" if self.kind == "postgres" else ""
-        verb = "INSERT" if self.kind == "postgres" else "INSERT OR IGNORE"
-        self.executemany(f"{verb} INTO event_chain (position, link) VALUES (?, ?) {conflict}", links)
+        if self.kind == "postgres":  # one statement for the page, not one round trip per link
+            self.execute("INSERT INTO event_chain (position, link) SELECT * FROM unnest(?::bigint[], ?::text[]) "
+                         "ON CONFLICT (position) DO NOTHING", ([p for p, _ in links], [link for _, link in links]))
+        else:
+            self.executemany("INSERT OR IGNORE INTO event_chain (position, link) VALUES (?, ?)", links)
 
 
 @contextmanager

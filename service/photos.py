@@ -40,12 +40,14 @@ def figures_of(photo: dict[str, Any]) -> dict[str, Any]:
     return {"total": photo["total"], "municipalities": photo["municipalities"]}
 
 
+def _line(reference: str, nis: str, cats: list[str], outcome: str) -> str:
+    return f"{reference}\t{nis}\t{outcome}\t{','.join(cats)}"
+
+
 def _classification_lines(states: dict[UUID, Any], year: int, rules_name: str) -> list[str]:
     rules = rules_by_name(rules_name)
-    return sorted(
-        f"{request.reference}\t{nis}\t{outcome}\t{','.join(cats)}"
-        for request, nis, cats, outcome in classified(states, year, rules)
-    )
+    return sorted(_line(request.reference, nis, cats, outcome)
+                  for request, nis, cats, outcome in classified(states, year, rules))
 
 
 @dataclass
@@ -95,8 +97,13 @@ class PhotoBook:
                 "loket verify-log. Een foto wordt alleen op een sluitend logboek genomen.",
                 field="year",
             )
-        states, position = self.service.request_states(moment)
-        photo = photo_from_states(states, position, year, moment, rules, self.service.settings.area)
+        photo, source = self.service.photo_with_source(year, moment, rules=rules)
+        if source == "view":  # the same position: the rows valid there are never rewritten
+            lines = sorted(_line(*c) for c in self.service.figures.classified(year, photo["position"], rules))
+        else:
+            states, _ = self.service.request_states(moment, upto=photo["position"])
+            lines = _classification_lines(states, year, rules.name)
+        position = photo["position"]
         chain_position, chain_head = self.chain_head() if self.chain_head else (None, None)
         photo_id = uuid.uuid4()
         proof = {"photo_id": photo_id, "chain_position": chain_position, "chain_head": chain_head}
@@ -105,7 +112,7 @@ class PhotoBook:
             year=year, as_of=moment.isoformat(), position=position, rules=rules.name, taken_by=by,
             taken_at=now.replace(microsecond=0).isoformat(), figures=figures_of(photo),
             figures_digest=digest(canonical_json(photo)), workbook_digest=digest(photo_workbook(photo, proof)),
-            classifications=_classification_lines(states, year, rules.name),
+            classifications=lines,
             chain_position=chain_position, chain_head=chain_head,
         )
         event = stored.pending_events[0]
@@ -278,11 +285,17 @@ class PhotoBook:
         if municipality is not None and municipality not in municipalities.all_codes():
             raise InvalidValue(f"'municipality' {municipality} is geen Belgische NIS-code.", field="municipality")
         moment = as_of or default_moment(year)
-        states, position = self.service.request_states(moment, upto=upto)
+        position = self.service.view_position(moment) if upto is None else None
+        if position is not None:
+            counted = self.service.figures.classified(year, position, rules)
+        else:
+            states, position = self.service.request_states(moment, upto=upto)
+            counted = [(request.reference, nis, cats, outcome)
+                       for request, nis, cats, outcome in classified(states, year, rules)]
         wanted = municipalities.successor(municipality, year) if municipality else None
         refs = sorted(
-            request.reference
-            for request, nis, cats, outcome in classified(states, year, rules)
+            reference
+            for reference, nis, cats, outcome in counted
             if (wanted is None or nis == wanted) and category in cats
             and (bucket == "requests" or outcome == bucket
                  or (bucket == "unanswered" and outcome in ("no_proposal", "not_accepted", "deviating")))

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     login_window_minutes: int = Field(default=15, ge=1, le=1440)
     retention_years: int = Field(default=2, ge=0, le=100,
                                  description="personal data is erased this many years after a request closed")
+    view_wait: float = Field(default=10.0, ge=0, le=600,
+                             description="seconds a photo waits for the figures view before it replays the events")
     import_batch: int = Field(default=500, ge=1, le=10000, description="history lines per import transaction")
 
     @field_validator("secrets_file", mode="before")

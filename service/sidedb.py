@@ -33,7 +33,9 @@ class Cursor(Protocol):
 class SideDB:
     """One connection per thread (SQLite) or a small pool (PostgreSQL); autocommit unless in `transaction`."""
 
-    def __init__(self, settings: Settings, suffix: str) -> None:
+    def __init__(self, settings: Settings, suffix: str, durable: bool = True) -> None:
+        """`durable=False` (a view that can be rebuilt from the events): no fsync per commit, no secure delete."""
+        self.durable = durable
         self.postgres = settings.is_postgres
         self.blob = "BYTEA" if self.postgres else "BLOB"
         self.serial = "BIGSERIAL PRIMARY KEY" if self.postgres else "INTEGER PRIMARY KEY AUTOINCREMENT"
@@ -52,7 +54,10 @@ class SideDB:
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not just unlinked
+            if self.durable:
+                conn.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not just unlinked
+            else:
+                conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
         return conn
 

@@ -63,6 +63,19 @@ class KeyTable:
             cur.executemany("INSERT INTO personal_data_keys VALUES (?, ?, ?)",
                             [(key_id, self._current, self._wrap(key_id, key)) for key_id, key in items])
 
+    def get_many(self, key_ids: list[str]) -> dict[str, bytes]:
+        """Many keys with one query (those that exist)."""
+        found: dict[str, bytes] = {}
+        for start in range(0, len(key_ids), 500):
+            part = key_ids[start:start + 500]
+            rows = self._db.rows(f"SELECT key_id, kek_id, wrapped FROM personal_data_keys WHERE key_id IN "
+                                 f"({', '.join('?' * len(part))})", part)
+            for key_id, kek, wrapped in rows:
+                if kek not in self._keks:
+                    raise ConfigurationError(f"sleutel-encryptiesleutel {kek} ontbreekt in LOKET_KEK")
+                found[key_id] = self._unwrap(key_id, kek, bytes(wrapped))
+        return found
+
     def get(self, key_id: str) -> bytes | None:
         rows = self._db.rows("SELECT kek_id, wrapped FROM personal_data_keys WHERE key_id = ?", (key_id,))
         if not rows:
@@ -112,6 +125,7 @@ class Vault:
     def __init__(self, keys: KeyTable, secrets: Secrets) -> None:
         self._keys = keys
         self._new: dict[str, bytes] = {}
+        self._batch: dict[str, bytes] = {}  # keys read ahead for the batch being handled (see `prefetch`)
         self._lock = threading.Lock()
         keys.check_hash_key(secrets.hash_key)
         self.hash_secret = secrets.hash_key
@@ -129,9 +143,21 @@ class Vault:
         if items:
             self._keys.put_many(items)
 
+    def prefetch(self, key_ids: list[str]) -> None:
+        """Read the keys a batch of commands will use with one query; `forget_batch` drops them again."""
+        wanted = [k for k in dict.fromkeys(key_ids) if k not in self._new and k not in self._batch]
+        if wanted:
+            found = self._keys.get_many(wanted)
+            with self._lock:
+                self._batch.update(found)
+
+    def forget_batch(self) -> None:
+        with self._lock:
+            self._batch.clear()
+
     def _key(self, key_id: str) -> bytes | None:
         with self._lock:
-            key = self._new.get(key_id)
+            key = self._new.get(key_id) or self._batch.get(key_id)
         return key if key is not None else self._keys.get(key_id)
 
     def seal(self, key_id: str, data: dict[str, Any]) -> str:
@@ -153,6 +179,7 @@ class Vault:
     def erase(self, key_id: str) -> None:
         with self._lock:
             self._new.pop(key_id, None)  # a key not yet written must never be written after its erasure
+            self._batch.pop(key_id, None)
         self._keys.delete(key_id)
 
     def rotate(self) -> int:
