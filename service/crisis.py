@@ -45,7 +45,7 @@ def crisis_list(service: Any, location: str, contact: bool = False, today: dt.da
             crisis = r.crisis_at(location)
             needed = max(r.wish_start, crisis.on, today)
             fitting = [m for m in places_for(r, view.locations.values(), lambda other: left[other.reference],
-                                             needed_from=needed)
+                                             needed_from=needed, needs_met_only=True)
                        if m.criteria["start"].fits and m.criteria["days"].fits and m.criteria["hours"].fits]
             if fitting and not crisis.placed_again_on and r.is_open:
                 left[fitting[0].location.reference] -= 1

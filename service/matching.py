@@ -103,10 +103,19 @@ def open_locations(locations: Iterable[Location], left: Callable[[Location], int
     return [(loc, loc.offer) for loc in locations if loc.closed_on is None and loc.offer is not None and left(loc) > 0]
 
 
+def meets_needs(request: CareRequest, offer: FreePlaces, need: dt.date) -> bool:
+    """Start, days and hours all fit (what `judge` decides, without writing its reasons)."""
+    return (offer.from_date < one_month_after(need) and offer.days_per_week >= request.wish_days
+            and set(request.wish_hours) <= set(offer.hours))
+
+
 def places_for(request: CareRequest, locations: Iterable[Location], left: Callable[[Location], int],
-               needed_from: dt.date | None = None) -> list[Match]:
-    """Every open location with a free place left for one request, most fitting first."""
-    matches = [judge(request, loc, offer, needed_from) for loc, offer in open_locations(locations, left)]
+               needed_from: dt.date | None = None, needs_met_only: bool = False) -> list[Match]:
+    """Every open location with a free place left for one request, most fitting first (with `needs_met_only`,
+    only those whose start, days and hours all fit)."""
+    need = needed_from or request.wish_start
+    matches = [judge(request, loc, offer, needed_from) for loc, offer in open_locations(locations, left)
+               if not needs_met_only or meets_needs(request, offer, need)]
     return sorted(matches, key=lambda m: (-m.needs_met, m.delay_days, not m.criteria["municipality"].fits,
                                           m.location.reference))
 

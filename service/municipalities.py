@@ -140,6 +140,7 @@ def all_codes() -> frozenset[str]:
     return frozenset(codes)
 
 
+@lru_cache(maxsize=4096)
 def related(nis: str) -> frozenset[str]:
     """The code with every code merged into it or that it was merged into (over all years)."""
     found, todo = {nis}, [nis]
