@@ -153,11 +153,13 @@ class PhotoBook:
         for e in self.stored():  # per year the photo of the latest moment (of those, the last taken)
             if e.year not in latest or dt.datetime.fromisoformat(e.as_of) >= dt.datetime.fromisoformat(latest[e.year].as_of):
                 latest[e.year] = e
-        return [{"year": year, "as_of": e.as_of, "taken_at": e.taken_at, "rules": e.rules,
-                 "total": _public_figures(e.figures["total"]),
-                 "municipalities": {nis: {"name": municipalities.name(nis, year), **_public_figures(figures)}
-                                    for nis, figures in sorted(e.figures["municipalities"].items())}}
-                for year, e in sorted(latest.items())]
+        out = []
+        for year, e in sorted(latest.items()):
+            total, places = public_figures(e.figures["total"], dict(sorted(e.figures["municipalities"].items())))
+            out.append({"year": year, "as_of": e.as_of, "taken_at": e.taken_at, "rules": e.rules, "total": total,
+                        "municipalities": {nis: {"name": municipalities.name(nis, year), **figures}
+                                           for nis, figures in places.items()}})
+        return out
 
     def find(self, year: int, as_of: dt.datetime | None) -> Any:
         """The stored photo of a year (at a moment; the latest taken one when no moment is given)."""
@@ -304,9 +306,58 @@ class PhotoBook:
                 "municipality": wanted, "category": category, "bucket": bucket, "count": len(refs), "requests": refs}
 
 
-def _public_figures(figures: dict[str, dict[str, int]]) -> dict[str, dict[str, int | str]]:
-    return {category: {bucket: "<5" if 1 <= n <= 4 else n for bucket, n in counts.items()}
-            for category, counts in figures.items()}
+SMALL, HIDDEN = "<5", "–"
+PARTS = ("no_proposal", "not_accepted", "deviating")  # unanswered = their sum
+
+
+def public_figures(total: dict[str, dict[str, int]],
+                   places: dict[str, dict[str, dict[str, int]]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The published figures: a count from 1 to 4 is shown as "<5", and enough other cells are hidden ("–") that
+    no hidden count follows from the ones shown.
+
+    Two sums would give a small count away: unanswered = no proposal + not accepted + deviating (in every row), and
+    the loket's total = the sum of its municipalities (in every column). So: when one of the three parts is
+    hidden, all three are (and unanswered too when all three are small); when a column has a hidden municipality,
+    at least one more of its cells is hidden that is not small (the smallest shown), or else the total.
+    """
+    rows = {"": total, **places}
+    hidden: dict[tuple[str, str, str], str] = {}
+    for row, figures in rows.items():
+        for cat, counts in figures.items():
+            for bucket, n in counts.items():
+                if 1 <= n <= 4:
+                    hidden[(row, cat, bucket)] = SMALL
+    changed = True
+    while changed:
+        changed = False
+
+        def hide(key: tuple[str, str, str]) -> None:
+            nonlocal changed
+            if key not in hidden:
+                hidden[key] = HIDDEN
+                changed = True
+
+        for row, figures in rows.items():  # the row's sum
+            for cat in figures:
+                parts = [(row, cat, b) for b in PARTS]
+                if any(k in hidden for k in parts):
+                    for k in parts:
+                        hide(k)
+                    if all(hidden.get(k) == SMALL for k in parts):
+                        hide((row, cat, "unanswered"))
+        for cat in total:  # the column's sum
+            for bucket in total[cat]:
+                inside = [(nis, cat, bucket) for nis in places]
+                if not any(k in hidden for k in inside) or any(hidden.get(k) == HIDDEN for k in inside + [("", cat, bucket)]):
+                    continue
+                shown = sorted((places[nis][cat][bucket], nis) for nis, _, _ in inside if (nis, cat, bucket) not in hidden)
+                hide((shown[0][1], cat, bucket) if shown else ("", cat, bucket))
+
+    def show(row: str) -> dict[str, Any]:
+        return {cat: {bucket: hidden.get((row, cat, bucket), n) for bucket, n in counts.items()}
+                for cat, counts in rows[row].items()}
+
+    return show(""), {nis: show(nis) for nis in places}
 
 
 def _proof(event: Any) -> dict[str, Any]:

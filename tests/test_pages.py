@@ -438,3 +438,34 @@ def c_register_location(ref: str, name: str):
     fields = {"name": name, "organizer": "vzw", "municipality": "24062", "capacity": 10, "hours": []}
     return c.Command(type="register_location", target=ref, payload=c.parse_payload("register_location", fields),
                      recorded_at=dt.datetime.now(dt.UTC), by="anna")
+
+
+def test_what_the_page_attack_found_is_fixed(browser) -> None:
+    service = browser.app.state.service
+    service.accounts.add("rita", "regulator", PASSWORD)
+    _login(browser)
+    for path in ("/?ouder_dan=99999999", "/?ouder_dan=²", "/foto?jaar=²", "/?pagina=abc", "/?pagina=-1",
+                 "/foto/2025/dossiers?moment=0001-01-01T00:00"):
+        assert browser.get(path).status_code == 200, path
+    for path in ("/foto/0/dossiers", "/foto/99999/dossiers", "/foto/-5/herziening"):
+        answer = browser.get(path)
+        assert answer.status_code in (404, 422) and "<!doctype html>" in answer.text, path
+    token = _csrf(browser.get("/foto").text)
+    for year in (0, 1999, 99999):
+        answer = browser.post(f"/foto/{year}/nemen", data={"csrf_token": token, "bevestigd": "ja"})
+        assert answer.status_code in (404, 422) and "<!doctype html>" in answer.text, year
+    garbage = browser.post("/foto/2025/nemen", data={"csrf_token": token, "bevestigd": "ja", "moment": "morgen"})
+    assert garbage.status_code == 422 and "geen moment" in garbage.text and not PhotoBook(service).stored(2025)
+    for path in ("/online/xyz/bevestigen", "/online/xyz/afwijzen"):
+        answer = browser.post(path, data={"csrf_token": token, "reden": "x"})
+        assert answer.status_code == 404 and "bestaat niet" in answer.text and "uuid" not in answer.text.lower()
+    # a regulator logs in on the photo page, sees no dossier links and no take form; other pages say why in Dutch
+    browser.cookies.clear()
+    landed = browser.post("/aanmelden", data={"username": "rita", "password": PASSWORD}, follow_redirects=False)
+    assert landed.headers["location"] == "/foto"
+    photo = browser.get("/foto?jaar=2025").text
+    assert "Foto nemen" not in photo and "Open vragen" not in photo and 'href="/foto/2025/dossiers' in photo
+    drilled = browser.get("/foto/2025/dossiers?cijfer=requests").text
+    assert "W-2" in drilled and 'href="/dossiers/' not in drilled
+    refused = browser.get("/dossiers/W-2")
+    assert refused.status_code == 403 and "<h1>Als Opgroeien kunt u deze pagina niet gebruiken.</h1>" in refused.text

@@ -116,6 +116,8 @@ def test_every_route_times_every_role_answers_as_its_rule_says(app) -> None:
                     assert r.status_code == (401 if role == "public" else 403), where
                     if role == "public" and access.is_page(path):  # a person in a browser reads a page
                         assert "<h1>Uw sessie is afgelopen" in r.text, where
+                    elif access.is_page(path):
+                        assert "kunt u deze pagina niet gebruiken.</h1>" in r.text, where
                     else:
                         assert r.json()["fout"] in ("niet_aangemeld", "geen_toegang"), where
                     assert not any(n in r.text for n in NAMES + NATIONAL_NUMBERS), where

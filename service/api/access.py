@@ -94,10 +94,10 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/zoeken"): LOKET,
     ("GET", "/dossiers/{ref}"): LOKET,
     ("GET", "/intake"): LOKET,
-    ("GET", "/foto"): LOKET,
+    ("GET", "/foto"): FIGURES,
     ("POST", "/foto/{year}/nemen"): LOKET,
-    ("GET", "/foto/{year}/dossiers"): LOKET,
-    ("GET", "/foto/{year}/herziening"): LOKET,
+    ("GET", "/foto/{year}/dossiers"): FIGURES,
+    ("GET", "/foto/{year}/herziening"): FIGURES,
     ("POST", "/intake"): LOKET,
     ("POST", "/dossiers/{ref}/{command}"): LOKET,
     ("GET", "/cijfers"): EVERYONE,
@@ -210,7 +210,7 @@ def install(app: FastAPI) -> None:
             response.headers.setdefault(name, value)
         docs = request.url.path in ("/docs", "/redoc", "/docs/oauth2-redirect")
         response.headers.setdefault("Content-Security-Policy", _CSP_DOCS if docs else _CSP)
-        if not request.url.path.startswith(("/api/public/", "/static/", "/cijfers")):
+        if not request.url.path.startswith(("/api/public/", "/static/")):
             # nothing personal stays in a browser's cache: Back after logging out shows no dossier
             response.headers.setdefault("Cache-Control", "no-store")
         return response
@@ -247,6 +247,8 @@ def install(app: FastAPI) -> None:
                 if login.public:
                     message = "Het token is ongeldig of verlopen; meld opnieuw aan." if stale else "Meld eerst aan."
                     return _refusal(401, "niet_aangemeld", message, {"WWW-Authenticate": "Bearer"})
+                if is_page(request.url.path):
+                    return page_refusal(403, f"Als {ROLE_NL[login.role]} kunt u deze pagina niet gebruiken.")
                 return _refusal(403, "geen_toegang", f"Als {ROLE_NL[login.role]} mag u dit niet "
                                                      f"({method} {route.path}).")
             if from_cookie and method not in ("GET", "OPTIONS"):

@@ -69,8 +69,8 @@ FIELD_NL = {"child.national_number": "Rijksregisternummer", "child.parent_nation
             "national_number": "Rijksregisternummer van het kind"}
 
 
-WORDS_NL = {"parent_national_number": "het rijksregisternummer van een ouder",
-            "national_number": "het rijksregisternummer van het kind", "expected_birth": "de verwachte geboortedatum",
+WORDS_NL = {"parent_national_number": "rijksregisternummer van een ouder",
+            "national_number": "rijksregisternummer van het kind", "expected_birth": "verwachte geboortedatum",
             "as_of": "moment", "bucket": "cijfer", "category": "categorie", "requests": "vragen",
             "unanswered": "onbeantwoord", "no_proposal": "geen voorstel", "not_accepted": "niet aanvaard",
             "deviating": "afwijkend"}
@@ -134,7 +134,8 @@ def login(request: Request, service: Service, username: Annotated[str, Form(max_
     except auth.TooManyAttempts as wait:
         return _page(request, "login.html", 429, username=username, next_path=_local(volgende),
                      errors=[("", f"Te veel mislukte pogingen; probeer opnieuw over {max(1, wait.seconds // 60)} minuten.")])
-    answer = RedirectResponse(_local(volgende), status_code=303)
+    home = {"regulator": "/foto", "organizer": "/cijfers"}.get(who.role, "/")  # where each role's pages are
+    answer = RedirectResponse(_local(volgende) if volgende != "/" else home, status_code=303)
     set_session_cookie(answer, token, who, service.settings.cookie_secure)
     return answer
 
@@ -183,7 +184,7 @@ def _standing(r: CareRequest, wanted: str) -> bool:
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, service: Service, gemeente: str = "", categorie: str = "", ouder_dan: str = "",
-              dossier: str = "", stand: str = "", pagina: int = 1) -> Response:
+              dossier: str = "", stand: str = "", pagina: str = "1") -> Response:
     wanted = dossier.strip()
     if wanted:
         try:  # an exact dossier number opens the dossier, open or closed
@@ -196,7 +197,7 @@ def dashboard(request: Request, service: Service, gemeente: str = "", categorie:
         found = [r for r in found if r.municipality in municipalities.related(gemeente)]
     if categorie in CATEGORY_NL:
         found = [r for r in found if r.categories(municipalities.is_brussels(r.municipality))[categorie]]
-    if ouder_dan.isdigit():
+    if _whole(ouder_dan, 1200) is not None:
         limit = dt.date.today() - dt.timedelta(days=30 * int(ouder_dan))
         found = [r for r in found if r.request_date <= limit]
     if stand in STANDING_NL:
@@ -206,7 +207,7 @@ def dashboard(request: Request, service: Service, gemeente: str = "", categorie:
     if stand != "crisis":  # families hit by a closure first: they lost a place they had
         found = sorted(found, key=lambda r: not (r.crisis is not None and r.crisis.open))
     pages = max(1, -(-len(found) // PAGE_SIZE))
-    page = min(max(1, pagina), pages)
+    page = min(max(1, _whole(pagina) or 1), pages)
     year = service.now().year
     places = sorted({municipalities.successor(r.municipality, year) for r in everything}, key=municipalities.name)
     filters = {"gemeente": gemeente, "categorie": categorie, "ouder_dan": ouder_dan, "dossier": dossier, "stand": stand}
@@ -351,6 +352,7 @@ async def apply(request: Request, service: Service) -> HTMLResponse:
     form = await request.form()
     values = {**{k: v for k, v in form.items() if isinstance(v, str)}, "hours": form.getlist("hours")}
     fields = {**_register_fields(form), "request_date": service.now().date().isoformat(), "care_type": "baby_toddler"}
+    fields.pop("notes", None)  # the worker's notes are not the parent's to write
     throttle = auth._throttle(request)
     address = f"aanvraag:{request.client.host if request.client else '?'}"
     extra = {"public": True, "action": "/aanvragen", "heading": "Kinderopvang aanvragen bij het Lokaal Loket"}
@@ -407,10 +409,19 @@ def _child_nl(child: dict[str, Any]) -> str:
     return "onbekend"
 
 
-@router.post("/online/{id}/bevestigen")
-def confirm_online(id: uuid.UUID, request: Request, service: Service, caller: Caller) -> Response:
+def _application_id(text: str) -> uuid.UUID | None:
     try:
-        outcome = service.confirm_online(id, caller.name)
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+@router.post("/online/{id}/bevestigen")
+def confirm_online(id: str, request: Request, service: Service, caller: Caller) -> Response:
+    if _application_id(id) is None:
+        return _online_page(request, service, caller, 404, errors=[("", "Deze online aanvraag bestaat niet.")])
+    try:
+        outcome = service.confirm_online(_application_id(id), caller.name)
     except DuplicateChild as error:
         return _online_page(request, service, caller, 409, errors=[("child", error.message)],
                             existing=error.existing_reference, duplicate=str(id))
@@ -421,10 +432,14 @@ def confirm_online(id: uuid.UUID, request: Request, service: Service, caller: Ca
 
 
 @router.post("/online/{id}/afwijzen")
-def reject_online(id: uuid.UUID, request: Request, service: Service, caller: Caller,
-                  reden: Annotated[str, Form(min_length=1, max_length=200)]) -> Response:
+def reject_online(id: str, request: Request, service: Service, caller: Caller,
+                  reden: Annotated[str, Form(max_length=10_000)] = "") -> Response:
+    if _application_id(id) is None:
+        return _online_page(request, service, caller, 404, errors=[("", "Deze online aanvraag bestaat niet.")])
+    if not reden.strip() or len(reden) > 200:
+        return _online_page(request, service, caller, 422, errors=[("Reden", "geef een reden van 1 tot 200 tekens")])
     try:
-        service.reject_online(id, reden, caller.name)
+        service.reject_online(_application_id(id), reden.strip(), caller.name)
     except DomainError as error:
         return _online_page(request, service, caller, 409, errors=[(error.field or "", error.message)])
     return RedirectResponse("/online", status_code=303)
@@ -745,11 +760,12 @@ BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 def _local_moment(text: str) -> dt.datetime | None:
-    """A datetime-local field (Brussels time) as a moment, or None when empty or unreadable."""
+    """A datetime-local field (Brussels time) as a moment, or None when empty or unreadable (or before 2000)."""
     try:
-        return dt.datetime.fromisoformat(text).replace(tzinfo=BRUSSELS) if text.strip() else None
+        moment = dt.datetime.fromisoformat(text).replace(tzinfo=BRUSSELS) if text.strip() else None
     except ValueError:
         return None
+    return moment if moment is None or 2000 <= moment.year <= 2100 else None
 
 
 BUCKET_NL = (("requests", "Vragen"), ("unanswered", "Onbeantwoord"), ("no_proposal", "geen voorstel"),
@@ -759,7 +775,18 @@ BUCKET_NL = (("requests", "Vragen"), ("unanswered", "Onbeantwoord"), ("no_propos
 def _year(jaar: str, service: Any) -> int:
     """The year asked, or the last one whose photo is due (before March: the year before last)."""
     now = service.now()
-    return int(jaar) if jaar.isdigit() and 2000 <= int(jaar) <= 2100 else now.year - (1 if now.month > 2 else 2)
+    return int(jaar) if _whole(jaar) is not None and 2000 <= int(jaar) <= 2100 else now.year - (1 if now.month > 2 else 2)
+
+
+def _whole(text: str, limit: int = 10**6) -> int | None:
+    """A whole number typed in a form or an address (ASCII digits only, within reason), or None."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 7 and int(text) <= limit else None
+
+
+def _known_year(year: int) -> str | None:
+    """Why a year in an address cannot have a photo (None when it can)."""
+    return None if 2000 <= year <= 2100 else f"Er zijn geen cijfers van het jaar {year}: kies een jaar van 2000 tot 2100."
 
 
 @router.get("/foto", response_class=HTMLResponse)
@@ -799,6 +826,11 @@ def take_photo(year: int, request: Request, service: Service, caller: Caller,
                moment: Annotated[str, Form(max_length=40)] = "",
                bevestigd: Annotated[str, Form(max_length=10)] = "",
                herhalen: Annotated[str, Form(max_length=10)] = "") -> Response:
+    if _known_year(year):
+        return _page(request, "base.html", 404, errors=[("Jaar", _known_year(year))])
+    if moment.strip() and _local_moment(moment) is None:
+        return _photo_page(request, service, year, "", status=422, errors=[
+            ("Moment", f"'{moment[:40]}' is geen moment dat het loket kan lezen: kies een datum en een uur.")])
     if bevestigd != "ja":
         return _photo_page(request, service, year, moment, status=422, errors=[
             ("Bevestiging", "Vink aan dat u de foto op dit moment wilt nemen: een genomen foto wordt bewaard en "
@@ -821,6 +853,8 @@ def take_photo(year: int, request: Request, service: Service, caller: Caller,
 def drill_page(year: int, request: Request, service: Service, gemeente: str = "", categorie: str = "all",
                cijfer: str = "requests", moment: str = "") -> HTMLResponse:
     """The dossiers behind one figure of the photo (references only)."""
+    if _known_year(year):
+        return _page(request, "base.html", 404, errors=[("Jaar", _known_year(year))])
     try:
         found = PhotoBook(service).drill(year, gemeente or None, categorie, cijfer, _local_moment(moment))
     except DomainError as error:
@@ -835,6 +869,8 @@ def drill_page(year: int, request: Request, service: Service, gemeente: str = ""
 @router.get("/foto/{year}/herziening", response_class=HTMLResponse)
 def restatement_page(year: int, request: Request, service: Service, moment: str = "") -> HTMLResponse:
     """A stored photo beside the same question asked with everything known now."""
+    if _known_year(year):
+        return _page(request, "base.html", 404, errors=[("Jaar", _known_year(year))])
     try:
         found = PhotoBook(service).restatement(year, _local_moment(moment))
     except DomainError as error:
