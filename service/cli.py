@@ -710,6 +710,7 @@ def main(argv: list[str] | None = None) -> int:
     from eventsourcing.persistence import PersistenceError
     from pydantic import ValidationError
 
+    from service import faults
     from service.keyring import ConfigurationError
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -732,8 +733,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Instelling LOKET_{field.upper()}: {message}", file=sys.stderr)
         return EXIT_USAGE
     except (PersistenceError, psycopg.OperationalError) as error:
+        if faults.kind(error) != "unreachable":  # read-only, full, cannot be opened: say which
+            print(faults.message(error), file=sys.stderr)
+            return EXIT_STORE
         print(f"De opslag is niet bereikbaar ({type(error).__name__}): controleer LOKET_STORE en of de "
               "databankserver draait. Er werd niets geregistreerd.", file=sys.stderr)
+        return EXIT_STORE
+    except faults.STORE_ERRORS as error:  # the side tables' own errors (sqlite3, the pool)
+        print(faults.message(error), file=sys.stderr)
         return EXIT_STORE
 
 
