@@ -7,6 +7,7 @@ records nothing twice.
 
 from __future__ import annotations
 
+import codecs
 import errno
 import hashlib
 import hmac
@@ -22,6 +23,7 @@ from service.application import LoketService
 from service.commands import Command, ShapeError, no_duplicate_keys, parse_line
 
 MAX_PROBLEMS = 50
+MAX_LINE_BYTES = 1 << 20  # a register line with long notes is a few kB
 
 
 class FileRefused(Exception):
@@ -63,17 +65,38 @@ def _normalized(value: Any) -> Any:
 
 
 
+def _check_line_lengths(path: Path) -> None:
+    """Refuse a line longer than MAX_LINE_BYTES before the file is read whole: memory stays small."""
+    number, length = 1, 0  # the line being read, and its length so far
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            pieces = chunk.split(b"\n")
+            for piece in pieces[:-1]:
+                if length + len(piece) > MAX_LINE_BYTES:
+                    break
+                number, length = number + 1, 0
+            else:
+                length += len(pieces[-1])
+                if length <= MAX_LINE_BYTES:
+                    continue
+            raise FileRefused([(number, f"de regel is langer dan {MAX_LINE_BYTES // 2**20} MB; een opdracht "
+                                        "past op één regel van hoogstens enkele kB")])
+
+
 def _read_text(path: Path) -> str:
     try:
+        _check_line_lengths(path)
         raw = path.read_bytes()
     except OSError as error:
         reason = {errno.ENOENT: "het bestaat niet", errno.EACCES: "geen toegang", errno.EISDIR: "het is een map"}
         raise FileRefused([(0, f"het bestand kan niet gelezen worden: {reason.get(error.errno, error.strerror)}")]) from None
+    if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise FileRefused([(1, "het bestand is UTF-16 of UTF-32; bewaar het als UTF-8")])
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")  # a byte-order mark at the start is allowed (RFC 8259), nowhere else
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
-        raise FileRefused([(line, "geen geldige UTF-8-tekst")]) from None
+        raise FileRefused([(line, "geen geldige UTF-8-tekst (bv. Windows-1252 of Latin-1); bewaar het als UTF-8")]) from None
 
 
 def _parse(text: str, key: bytes) -> Iterator[tuple[int, Command | str]]:
@@ -83,6 +106,10 @@ def _parse(text: str, key: bytes) -> Iterator[tuple[int, Command | str]]:
     for number, line in enumerate(text.split("\n"), start=1):  # only \n ends a line, not U+2028
         line = line.removesuffix("\r")
         if not line.strip():
+            continue
+        if "\ufeff" in line:
+            yield number, ("bevat een byte-order mark (BOM, U+FEFF): die mag alleen vooraan in het bestand staan "
+                           "(twee bestanden aan elkaar gehangen?)")
             continue
         try:
             obj = json.loads(line, object_pairs_hook=no_duplicate_keys)
@@ -119,13 +146,21 @@ def read_history(path: Path, key: bytes) -> tuple[str, list[str]]:
     text = _read_text(path)
     problems: list[tuple[int, str]] = []
     digests: list[str] = []
+    registered: dict[tuple[str, str], int] = {}  # (kind, reference) -> the line that registers it
     for number, item in _parse(text, key):
         if isinstance(item, str):
             problems.append((number, item))
-            if len(problems) >= MAX_PROBLEMS:
-                break
-        elif item.source is not None:
-            digests.append(item.source)
+        else:
+            if item.type in ("register", "register_location") and item.target:
+                first = registered.setdefault((item.type, item.target), number)
+                if first != number:  # a reference is unique: the second registration can never apply
+                    what = "locatie" if item.type == "register_location" else "dossier"
+                    problems.append((number, f"{what} '{item.target}' wordt al geregistreerd op regel {first}; "
+                                             "een referentie is uniek binnen het loket"))
+            if item.source is not None:
+                digests.append(item.source)
+        if len(problems) >= MAX_PROBLEMS:
+            break
     if problems:
         raise FileRefused(problems)
     if not digests:
