@@ -269,6 +269,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from service.backup import BackupFailed, backup
+
+    with _existing_store() as service:
+        try:
+            manifest = backup(service.settings, Path(args.folder))
+        except BackupFailed as error:
+            print(f"Back-up niet gemaakt: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        except OSError as error:
+            print(f"Kan {args.folder} niet schrijven: {_os_reason(error)}.", file=sys.stderr)
+            return EXIT_USAGE
+    print(f"Back-up in {args.folder}: {', '.join(manifest['files'])} en MANIFEST.json "
+          f"({manifest['events_in_archive']} gebeurtenissen, kop positie {manifest['chain_head']['position']}). "
+          "De geheimen zitten er niet in: bewaar ze apart. Terugzetten: docs/reliability.md.")
+    return EXIT_OK
+
+
 def cmd_import_archive(args: argparse.Namespace) -> int:
     from service import archive
     from service.settings import Settings
@@ -607,6 +625,10 @@ def parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export", help="het hele logboek met zijn keten als draagbaar archief (.jsonl.gz)")
     exp.add_argument("file")
     exp.set_defaults(run=cmd_export)
+
+    bak = sub.add_parser("backup", help="een back-up terwijl de dienst draait: databank, sleutels, accounts en archief")
+    bak.add_argument("folder", help="een nieuwe, lege map")
+    bak.set_defaults(run=cmd_backup)
 
     imp_archive = sub.add_parser("import-archive", help="een archief laden in een lege opslag (SQLite of PostgreSQL)")
     imp_archive.add_argument("file")
