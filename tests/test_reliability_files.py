@@ -106,3 +106,66 @@ def test_a_line_of_hundreds_of_megabytes_is_refused_without_reading_it_into_memo
     assert status == 1, done.stderr
     assert "regel 4: de regel is langer dan 1 MB" in done.stderr and "niets geregistreerd" in done.stderr
     assert peak_kib < 200 * 1024, f"peak memory {peak_kib // 1024} MiB for a {megabytes} MB line"
+
+
+# ---------------------------------------------------------------- hostile workbooks to verify
+
+
+def _photo_workbook() -> bytes:
+    from service.reports import photo_workbook
+    from tests.test_verify_workbook import snapshot
+
+    return photo_workbook(snapshot())
+
+
+def _parts(data: bytes) -> dict[str, bytes]:
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as source:
+        return {name: source.read(name) for name in source.namelist()}
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked() -> None:
+    import io
+    import zipfile
+
+    from tests.test_verify_workbook import refusal
+
+    parts = _parts(_photo_workbook())
+    parts["xl/media/bom.bin"] = bytes(60 * 1024 * 1024)  # 60 MB of zeros, some 60 kB packed
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, content in parts.items():
+            target.writestr(name, content)
+    data = out.getvalue()
+    assert len(data) < 1024 * 1024
+    assert "MB" in refusal(data)
+
+
+def test_an_external_link_is_refused_and_never_followed() -> None:
+    from tests.test_verify_workbook import edited, refusal, urgent_unanswered
+
+    data = edited(_photo_workbook(), lambda wb: setattr(urgent_unanswered(wb), "value",
+                                                        "='file:///etc/[passwd.xlsx]Blad1'!A1"))
+    message = refusal(data)
+    assert "formule" in message
+
+
+def test_a_sheet_claiming_a_million_rows_is_read_only_as_far_as_the_limit() -> None:
+    import time
+
+    from openpyxl.utils import get_column_letter
+
+    from service.reports import read_xlsx
+    from tests.test_verify_workbook import edited
+
+    def far(wb) -> None:
+        sheet = wb["Totaal"]
+        sheet.cell(1_048_576, 16_384, "ver weg")  # XFD1048576: the sheet claims the whole grid
+        assert get_column_letter(16_384) == "XFD"
+
+    data = edited(_photo_workbook(), far)
+    started = time.monotonic()
+    read_xlsx.read_workbook(data)  # only MAX_ROWS rows and MAX_COLUMNS columns are looked at
+    assert time.monotonic() - started < 10
