@@ -88,7 +88,7 @@ def test_a_line_of_hundreds_of_megabytes_is_refused_without_reading_it_into_memo
     if not store_url.startswith("sqlite"):
         pytest.skip("the file is refused before any store is touched; once is enough")
     path = tmp_path / "huge.jsonl"
-    megabytes = int(os.environ.get("LOKET_HUGE_LINE_MB", "300"))
+    megabytes = int(os.environ.get("LOKET_HUGE_LINE_MB", "200"))
     with path.open("wb") as handle:
         handle.write(_good().encode())
         handle.write(b'{"at": "2025-03-04T10:00:00+01:00", "by": "anna", "type": "withdraw", "request": "R2", "reason": "')
