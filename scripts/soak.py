@@ -103,8 +103,10 @@ def server_kills(kind: str, folder: Path, rounds: int) -> list[str]:
     make_account(store)
     answered, flights, registered = 0, 0, 0
     for i in range(rounds):
-        created, in_flight = kill_during_writes(store, folder / f"server-{kind}.log", seconds=random.uniform(1, 4))
-        registered = check_whole_after_restart(store, folder / f"server-{kind}.log", created, in_flight)
+        created, in_flight = kill_during_writes(store, folder / f"server-{kind}.log", seconds=random.uniform(1, 4),
+                                                birth=dt.date(2025, 3, 1) - dt.timedelta(days=10 * i))
+        before = registered
+        registered = check_whole_after_restart(store, folder / f"server-{kind}.log", created, in_flight, before)
         answered += len(created)
         flights += in_flight
         print(f"  {kind} round {i + 1}: {len(created)} answered 201, {in_flight} in flight at the kill", flush=True)
