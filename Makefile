@@ -4,6 +4,7 @@
 #   make run  [SERVE_ARGS=...]    serve the local store (var/loket.sqlite) on 127.0.0.1:8000
 #   make demo [SERVE_ARGS=...]    serve a store filled with the reference demo data
 #   make bench [BENCH_ARGS=...]   scripts/bench.py against a throwaway PostgreSQL
+#   make soak  [SOAK_ARGS=...]    the long reliability runs; figures into docs/reliability.md
 #   make clean                    remove .venv, var/ and caches
 #
 # The virtualenv (.venv) is created on first use and reinstalled whenever
@@ -16,6 +17,7 @@ STAMP       := $(VENV)/.installed
 PYTEST_ARGS ?=
 SERVE_ARGS  ?=
 BENCH_ARGS  ?=
+SOAK_ARGS   ?=
 DEMO_DATA   := var/demo.jsonl
 DEMO_DB     := var/demo.sqlite
 DEMO_STORE  := sqlite:///$(CURDIR)/$(DEMO_DB)
@@ -23,7 +25,7 @@ DEMO_STORE  := sqlite:///$(CURDIR)/$(DEMO_DB)
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
 .PRECIOUS: $(CHROMIUM)
-.PHONY: help venv $(VENV) run test demo bench clean
+.PHONY: help venv $(VENV) run test demo bench soak clean
 
 help:
 	@sed -n 's/^#   make/  make/p' $(firstword $(MAKEFILE_LIST))
@@ -76,6 +78,11 @@ bench: $(STAMP) $(VENV)/.bench
 $(VENV)/.bench: pyproject.toml | $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $@
+
+# --- soak ----------------------------------------------------------------------
+# kill -9 of imports and servers, store faults, schemathesis and hostile files at length (15-30 min).
+soak: $(STAMP)
+	bash scripts/with-postgres $(BIN)/python scripts/soak.py $(SOAK_ARGS)
 
 # --- clean ---------------------------------------------------------------------
 clean:

@@ -48,8 +48,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             from tqdm import tqdm
 
-            with open(args.file, "rb") as handle:
-                total = sum(1 for raw in handle if raw.strip())
+            with open(args.file, "rb") as handle:  # by blocks: a hostile line of hundreds of MB is never held
+                total = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
             bar = tqdm(total=total, unit="regel", desc="importeren", file=sys.stderr)
         try:
             report = import_history(service, Path(args.file), on_progress=bar.update if bar else None)
@@ -267,6 +267,24 @@ def cmd_export(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     print(f"Archief geschreven naar {args.file}: {report.events} gebeurtenissen, "
           f"kop positie {report.head[0]}, schakel {report.head[1]}.")
+    return EXIT_OK
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from service.backup import BackupFailed, backup
+
+    with _existing_store() as service:
+        try:
+            manifest = backup(service.settings, Path(args.folder))
+        except BackupFailed as error:
+            print(f"Back-up niet gemaakt: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        except OSError as error:
+            print(f"Kan {args.folder} niet schrijven: {_os_reason(error)}.", file=sys.stderr)
+            return EXIT_USAGE
+    print(f"Back-up in {args.folder}: {', '.join(manifest['files'])} en MANIFEST.json "
+          f"({manifest['events_in_archive']} gebeurtenissen, kop positie {manifest['chain_head']['position']}). "
+          "De geheimen zitten er niet in: bewaar ze apart. Terugzetten: docs/reliability.md.")
     return EXIT_OK
 
 
@@ -637,6 +655,10 @@ def parser() -> argparse.ArgumentParser:
     exp.add_argument("file")
     exp.set_defaults(run=cmd_export)
 
+    bak = sub.add_parser("backup", help="een back-up terwijl de dienst draait: databank, sleutels, accounts en archief")
+    bak.add_argument("folder", help="een nieuwe, lege map")
+    bak.set_defaults(run=cmd_backup)
+
     imp_archive = sub.add_parser("import-archive", help="een archief laden in een lege opslag (SQLite of PostgreSQL)")
     imp_archive.add_argument("file")
     imp_archive.set_defaults(run=cmd_import_archive)
@@ -742,6 +764,7 @@ def main(argv: list[str] | None = None) -> int:
     from eventsourcing.persistence import PersistenceError
     from pydantic import ValidationError
 
+    from service import faults
     from service.keyring import ConfigurationError
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -764,8 +787,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Instelling LOKET_{field.upper()}: {message}", file=sys.stderr)
         return EXIT_USAGE
     except (PersistenceError, psycopg.OperationalError) as error:
+        if faults.kind(error) != "unreachable":  # read-only, full, cannot be opened: say which
+            print(faults.message(error), file=sys.stderr)
+            return EXIT_STORE
         print(f"De opslag is niet bereikbaar ({type(error).__name__}): controleer LOKET_STORE en of de "
               "databankserver draait. Er werd niets geregistreerd.", file=sys.stderr)
+        return EXIT_STORE
+    except faults.STORE_ERRORS as error:  # the side tables' own errors (sqlite3, the pool)
+        print(faults.message(error), file=sys.stderr)
         return EXIT_STORE
 
 

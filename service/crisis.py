@@ -106,8 +106,9 @@ def _rows(crisis: dict[str, Any]) -> list[list[str]]:
 
 
 def _cell(text: str) -> str:
-    """Text a workbook cell can hold: control characters dropped."""
-    return ILLEGAL_CHARACTERS_RE.sub("", text)
+    """Text a workbook cell can hold: control characters dropped, and then (what is left may start
+    with "=") neutralized again, so "\x01=HYPERLINK(…)" never becomes a formula."""
+    return neutralized(ILLEGAL_CHARACTERS_RE.sub("", text))
 
 
 def crisis_csv(crisis: dict[str, Any]) -> bytes:

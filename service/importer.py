@@ -23,6 +23,7 @@ from service.application import AggregateCache, LoketService
 from service.commands import Command, ShapeError, no_duplicate_keys, parse_line
 
 MAX_PROBLEMS = 50
+MAX_LINE_BYTES = 1 << 20  # a register line with long notes is a few kB
 
 
 class FileRefused(Exception):
@@ -65,9 +66,11 @@ def _normalized(value: Any) -> Any:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text) of each line, read from disk as it is used (memory does not grow with the file).
+    """(line number, text) of each line, read from disk as it is used (memory does not grow with the file,
+    nor with a line: one longer than MAX_LINE_BYTES refuses the file before it is read whole).
 
-    Only a newline ends a line (a U+2028 inside a name is text); the file must be UTF-8."""
+    Only a newline ends a line (a U+2028 inside a name is text); the file must be UTF-8 (a byte-order mark at
+    the start is allowed, RFC 8259; nowhere else)."""
     try:
         handle = path.open("rb")
     except OSError as error:
@@ -75,13 +78,22 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise FileRefused([(0, f"het bestand kan niet gelezen worden: {reason.get(error.errno, error.strerror)}")]) from None
     with handle:
         try:
-            for number, raw in enumerate(handle, start=1):  # binary lines end at b"\n" only
+            number = 0
+            while raw := handle.readline(MAX_LINE_BYTES + 2):  # binary lines end at b"\n" only
+                number += 1
+                if len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
+                    raise FileRefused([(number, f"de regel is langer dan {MAX_LINE_BYTES // 2**20} MB; een opdracht "
+                                                "past op één regel van hoogstens enkele kB")])
                 if number == 1:
+                    if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE,
+                                       codecs.BOM_UTF16_BE)):
+                        raise FileRefused([(1, "het bestand is UTF-16 of UTF-32; bewaar het als UTF-8")])
                     raw = raw.removeprefix(codecs.BOM_UTF8)
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError:
-                    raise FileRefused([(number, "geen geldige UTF-8-tekst")]) from None
+                    raise FileRefused([(number, "geen geldige UTF-8-tekst (bv. Windows-1252 of Latin-1); bewaar het "
+                                                "als UTF-8")]) from None
                 yield number, text.removesuffix("\n").removesuffix("\r")
         except IsADirectoryError:
             raise FileRefused([(0, "het bestand kan niet gelezen worden: het is een map")]) from None
@@ -97,6 +109,10 @@ def _parse(lines: Iterable[tuple[int, str]], key: bytes,
     previous = None
     for number, line in lines:
         if not line.strip():
+            continue
+        if "\ufeff" in line:
+            yield number, ("bevat een byte-order mark (BOM, U+FEFF): die mag alleen vooraan in het bestand staan "
+                           "(twee bestanden aan elkaar gehangen?)")
             continue
         try:
             obj = json.loads(line, object_pairs_hook=no_duplicate_keys)
@@ -137,14 +153,22 @@ def read_history(path: Path, key: bytes) -> list[str]:
     """
     problems: list[tuple[int, str]] = []
     digests: list[str] = []
+    registered: dict[tuple[str, str], int] = {}  # (kind, reference) -> the line that registers it
     try:
         for number, item in _parse(_lines(path), key):
             if isinstance(item, str):
                 problems.append((number, item))
-                if len(problems) >= MAX_PROBLEMS:
-                    break
-            elif item.source is not None:
-                digests.append(item.source)
+            else:
+                if item.type in ("register", "register_location") and item.target:
+                    first = registered.setdefault((item.type, item.target), number)
+                    if first != number:  # a reference is unique: the second registration can never apply
+                        what = "locatie" if item.type == "register_location" else "dossier"
+                        problems.append((number, f"{what} '{item.target}' wordt al geregistreerd op regel {first}; "
+                                                 "een referentie is uniek binnen het loket"))
+                if item.source is not None:
+                    digests.append(item.source)
+            if len(problems) >= MAX_PROBLEMS:
+                break
     except FileRefused as unreadable:  # the rest cannot be read: what was wrong before it, and that
         problems += unreadable.problems
     if problems:

@@ -91,6 +91,7 @@ class Settings(BaseSettings):
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_MAX_OVERFLOW": "10",
+            "POSTGRES_PRE_PING": "y",  # a connection broken by a database restart is replaced, not handed out
         }
 
     def postgres_conninfo(self) -> str:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from service import faults  # noqa: F401  (reconnects every second after a database restart)
 from service.settings import Settings
 
 
@@ -43,7 +44,8 @@ class SideDB:
             from psycopg_pool import ConnectionPool
 
             self._pool = ConnectionPool(settings.postgres_conninfo(), min_size=1, max_size=4,
-                                        kwargs={"autocommit": True}, open=True, timeout=10)
+                                        kwargs={"autocommit": True}, open=True, timeout=5,
+                                        check=ConnectionPool.check_connection)  # survives a database restart
         else:
             self.path = Path(str(settings.sqlite_path) + suffix)
             private_file(self.path)

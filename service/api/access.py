@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.security import OAuth2PasswordBearer
 from starlette.routing import Match
 
+from service import faults
 from service.accounts import ADMIN, ORGANIZER, PUBLIC, REGULATOR, ROLE_NL, ROLES, WORKER, Login
 from service.commands import FOLLOW_UPS
 
@@ -179,6 +180,14 @@ def _refusal(status: int, code: str, message: str, headers: dict[str, str] | Non
                         headers=headers)
 
 
+def store_fault(error: BaseException) -> JSONResponse:
+    """503: the store is down, read-only or full; nothing was recorded (the kind of fault is named)."""
+    kind = faults.kind(error)
+    logger.error("store fault (%s): %s: %.200s", kind, type(error).__name__, error)
+    headers = {"Retry-After": "5"} if kind in ("unreachable", "busy") else None
+    return _refusal(503, faults.CODES[kind], faults.message(error), headers)
+
+
 def install(app: FastAPI) -> None:
     """Check every route's rule now, and every call from now on."""
     missing = unruled_routes(app)
@@ -202,10 +211,13 @@ def install(app: FastAPI) -> None:
         else:
             try:
                 response = await _guarded(request, call_next)
-            except Exception:  # never a bare 500: a Dutch answer with the security headers, and the trace in the log
-                logger.exception("unhandled error on %s %s", request.method, request.url.path)
-                response = _refusal(500, "interne_fout", "Er ging iets mis in de dienst; er werd niets half "
-                                                         "geregistreerd. Probeer opnieuw of meld het de beheerder.")
+            except Exception as error:  # never a bare 500: a Dutch answer with the security headers, and the trace in the log
+                if faults.is_store_fault(error):  # also while checking the login, before any route
+                    response = store_fault(error)
+                else:
+                    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+                    response = _refusal(500, "interne_fout", "Er ging iets mis in de dienst; er werd niets half "
+                                                             "geregistreerd. Probeer opnieuw of meld het de beheerder.")
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         docs = request.url.path in ("/docs", "/redoc", "/docs/oauth2-redirect")

@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from eventsourcing.persistence import PersistenceError
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service import faults
 from service.accounts import AccountError
 from service.aggregates.errors import (
     DomainError,
@@ -125,12 +125,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"fout": "http", "melding": messages.get(error.status_code, str(error.detail))},
                             status_code=error.status_code, headers=getattr(error, "headers", None))
 
-    @app.exception_handler(PersistenceError)
-    def store_error(_: Request, error: PersistenceError) -> JSONResponse:
-        logger.error("store unavailable: %s", type(error).__name__)
-        return JSONResponse({"fout": "opslag_onbereikbaar",
-                             "melding": "De gegevensopslag is even niet bereikbaar; er werd niets geregistreerd. "
-                                        "Probeer het zo dadelijk opnieuw."}, status_code=503)
+    def store_error(_: Request, error: Exception) -> JSONResponse:
+        return access.store_fault(error)
+
+    for error_class in faults.STORE_ERRORS:  # the event store's errors, and the side tables' own
+        app.add_exception_handler(error_class, store_error)
 
     @app.exception_handler(ShapeError)
     def shape_error(_: Request, error: ShapeError) -> JSONResponse:
@@ -163,3 +162,4 @@ def _invalid(problems: list[tuple[str, str]]) -> JSONResponse:
         },
         status_code=422,
     )
+
