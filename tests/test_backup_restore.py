@@ -14,8 +14,6 @@ import subprocess
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from service.application import LoketService
 from service.backup import _pg_tool
 from service.cli import main as cli
@@ -85,10 +83,10 @@ def test_a_backup_restored_with_the_databases_own_tools_verifies_every_stored_ph
 
 
 def test_the_archive_in_a_backup_loads_into_an_empty_store_and_its_photos_verify(
-    store_url: str, tmp_path: Path, monkeypatch, capsys
+    tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    if not store_url.startswith("sqlite"):
-        pytest.skip("moving an archive between the kinds of store: tests/test_ledger_and_archive.py")
+    """On SQLite (moving an archive between the kinds of store is tests/test_ledger_and_archive.py)."""
+    store_url = f"sqlite:///{tmp_path}/store.sqlite"
     _fill(store_url, tmp_path)
     monkeypatch.setenv("LOKET_STORE", store_url)
     assert cli(["backup", str(tmp_path / "b")]) == 0
@@ -98,9 +96,8 @@ def test_the_archive_in_a_backup_loads_into_an_empty_store_and_its_photos_verify
     assert cli(["verify-photo", "2025"]) == 0, capsys.readouterr()  # figures move; personal data stays behind
 
 
-def test_a_backup_refuses_a_folder_that_is_not_empty(store_url: str, tmp_path: Path, monkeypatch, capsys) -> None:
-    if not store_url.startswith("sqlite"):
-        pytest.skip("the same on both stores")
+def test_a_backup_refuses_a_folder_that_is_not_empty(tmp_path: Path, monkeypatch, capsys) -> None:
+    store_url = f"sqlite:///{tmp_path}/store.sqlite"  # the folder is checked before the store is touched
     _fill(store_url, tmp_path)
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "iets").write_text("x")
