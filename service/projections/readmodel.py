@@ -67,6 +67,7 @@ NAME = "figures"
 SCHEMA = "figures-rows-1"  # bump when what a row holds, or how it is derived, changes
 FOREVER = 2**63 - 1  # to_position of a row still valid
 PAGE = 5000  # notifications per transaction
+ANALYZE_AFTER = 20_000  # events taken in by one catch-up after which the planner's statistics are refreshed
 STATE_CACHE = 100_000  # request states kept between pages and calls (bounded memory)
 FLAGS = ("urgent", "extended_hours", "priority_group", "vulnerable_family", "special_care")
 UNANSWERED = (NO_PROPOSAL, NOT_ACCEPTED, DEVIATING)
@@ -238,7 +239,8 @@ class FiguresView:
         """
         if head is None:
             head = self._recorder.max_notification_id() or 0
-        if self.position() >= head:  # the usual case: nothing to wait for, no lock taken
+        start = self.position()
+        if start >= head:  # the usual case: nothing to wait for, no lock taken
             return head
         while True:
             with self._tracked(wait) as (cur, position):
@@ -249,7 +251,19 @@ class FiguresView:
             if progress:
                 progress(position, head)
             if position >= head:
+                if position - start >= ANALYZE_AFTER:
+                    self._analyze()
                 return position
+
+    def _analyze(self) -> None:
+        """Fresh planner statistics after many new rows: the GROUP BY otherwise keeps a plan made for an
+        almost empty table (measured on PostgreSQL: 40 ms before, 17 ms after, at half the Flanders scale)."""
+        try:
+            self.db.execute("ANALYZE view_figure_rows" if self.postgres else "ANALYZE")
+            if self.postgres:
+                self.db.execute("ANALYZE view_moments")
+        except Exception:  # statistics are an optimisation: never a reason to fail a photo
+            logger.warning("figures view: ANALYZE failed", exc_info=True)
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Drop every row and build the view again from the whole event log, in one transaction."""
@@ -262,6 +276,7 @@ class FiguresView:
                 if progress:
                     progress(position, head)
             cur.execute("UPDATE view_tracking SET position = ? WHERE name = ?", (head, NAME))
+        self._analyze()
         return head
 
     # ---------------------------------------------------------- projection
