@@ -108,7 +108,7 @@ def _log_verifies(store: str) -> None:
 def own_cluster():
     """A PostgreSQL cluster of this test alone, so that it can be crashed and started again."""
     if shutil.which("pg_ctl") is None and not Path("/usr/lib/postgresql/15/bin/pg_ctl").exists():
-        pytest.skip("no PostgreSQL binaries")
+        pytest.fail("no PostgreSQL 15 binaries (pg_ctl): make test needs them, see the README", pytrace=False)
     directory = tempfile.mkdtemp(prefix="lk-pg.", dir="/tmp")
     os.rmdir(directory)
     port = free_port()
